@@ -1,0 +1,132 @@
+"""`chatiq serve | migrate | version`: the only place that starts things."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import errno
+import logging
+import signal
+import sys
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from chatiq import __version__
+from chatiq.config import Config, ConfigError, load_config
+
+log = logging.getLogger("chatiq")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatiq", description="Self-hosted live chat.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
+        p.add_argument("--data-dir", help="where the embedded database and secrets live"
+                                          " (default ./chatiq-data, or $CHATIQ_DATA_DIR)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080, or $PORT)")
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"chatiq {__version__}")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        config = load_config(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             data_dir=args.data_dir)
+        with Database(config) as dsn:
+            config = dataclasses.replace(config, database_url=dsn)
+            if args.command == "migrate":
+                return asyncio.run(_migrate(config))
+            return asyncio.run(serve(config))
+    except ConfigError as exc:
+        print(f"chatiq: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+class Database:
+    """DATABASE_URL if given, else the embedded PostgreSQL in the data dir."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.embedded = None
+
+    def __enter__(self) -> str:
+        if self.config.database_url:
+            _check_reachable(self.config.database_url)
+            return self.config.database_url
+        from chatiq.embedded_pg import EmbeddedPostgres
+
+        self.embedded = EmbeddedPostgres(self.config.pg_dir)
+        try:
+            return self.embedded.start()
+        except Exception as exc:
+            raise ConfigError(f"could not start the embedded PostgreSQL in "
+                              f"{self.config.pg_dir}: {exc}") from None
+
+    def __exit__(self, *exc) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _check_reachable(dsn: str) -> None:
+    import psycopg2
+
+    try:
+        psycopg2.connect(dsn, connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        where = urlsplit(dsn).hostname or "the local socket"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot reach the database at {where}: {first}") from None
+
+
+async def _migrate(config: Config) -> int:
+    from chatiq.store.db import create_pool
+    from chatiq.store.migrate import migrate
+
+    pool = await create_pool(config.database_url, maxsize=1)
+    try:
+        applied = await migrate(pool)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    print("applied: " + (", ".join(applied) if applied else "nothing, already up to date"))
+    return 0
+
+
+async def serve(config: Config) -> int:
+    from chatiq.app import create_app
+
+    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {config.port} on {config.host} is already in use") from None
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+    shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    print(f"ChatIQ {__version__} on http://{shown}:{config.port}  (admin: /admin, demo: /demo)",
+          flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: closing sockets, draining, stopping the database")
+    # Stops accepting, closes WebSockets with 1001 (on_shutdown), waits for
+    # in-flight requests, then closes the pool (cleanup_ctx).
+    await runner.cleanup()
+    return 0

@@ -1,0 +1,40 @@
+"""The private PostgreSQL that `chatiq serve` runs when no DATABASE_URL is given.
+
+It lives in <data-dir>/pg, is reused on the next start and stopped on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """A started pgserver instance; `dsn` connects over its unix socket."""
+
+    def __init__(self, pgdata: Path):
+        self.pgdata = pgdata
+        self._server = None
+
+    def start(self) -> str:
+        import pgserver  # imported late: only the embedded mode needs it
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: we stop it ourselves, at the moment we choose.
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        log.info("embedded PostgreSQL running in %s", self.pgdata)
+        return self.dsn
+
+    @property
+    def dsn(self) -> str:
+        return self._server.get_uri()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.cleanup_mode = "stop"
+        server.cleanup()
+        log.info("embedded PostgreSQL stopped")

@@ -1,0 +1,74 @@
+"""Who hears about what: turns a stored change into frames pushed through the hub.
+
+Pure (no I/O): encode each event once, push it to every peer that may see it.
+"""
+
+from __future__ import annotations
+
+from chatiq import protocol
+from chatiq.hub import Hub, Peer
+from chatiq.store.chats import Posted
+from chatiq.wire import chat_summary, message_object
+
+
+def message_posted(hub: Hub, site_id: int, posted: Posted, *, sender: Peer | None) -> dict:
+    """Fan out a freshly stored message; returns its wire object."""
+    message = message_object(posted.message)
+    chat_id = posted.message["chat_id"]
+    kind = posted.message["author_kind"]
+    body = {"message": message}
+    if kind == "visitor":
+        # The visitor's other tabs see their own message too.
+        hub.to_chat_visitors(chat_id, protocol.encode("visitor:message", body), exclude=sender)
+        hub.to_site_operators(site_id, protocol.encode("visitor:message", body))
+    else:
+        visitor_event = {"operator": "admin:message", "bot": "auto-reply:sent"}.get(
+            kind, "admin:message")
+        hub.to_chat_visitors(chat_id, protocol.encode(visitor_event, body))
+        hub.to_site_operators(site_id, protocol.encode("operator:message", body), exclude=sender)
+    return message
+
+
+def chat_new(hub: Hub, chat_row: dict) -> None:
+    hub.to_site_operators(chat_row["site_id"],
+                          protocol.encode("chat:new", {"chat": chat_summary(chat_row)}))
+
+
+def chat_updated(hub: Hub, chat_row: dict, exclude: Peer | None = None) -> dict:
+    chat = chat_summary(chat_row)
+    hub.to_site_operators(chat_row["site_id"], protocol.encode("chat:updated", {"chat": chat}),
+                          exclude=exclude)
+    return chat
+
+
+def settings_changed(hub: Hub, site_id: int, settings: dict) -> int:
+    return hub.to_site_visitors(site_id, protocol.encode("settings:update", {"settings": settings}))
+
+
+def operators_online_changed(hub: Hub, site_ids) -> None:
+    for site_id in site_ids:
+        hub.to_site_visitors(site_id, protocol.encode(
+            "operators:online", {"count": hub.operators_online(site_id)}))
+
+
+def presence(hub: Hub, user_id: int, site_ids, status: str) -> None:
+    """Tell colleagues on the same sites, once each, and the sites' widgets."""
+    text = protocol.encode("presence", {"operatorId": protocol.make_id("u", user_id),
+                                        "status": status})
+    told: set[Peer] = set()
+    for site_id in site_ids:
+        for peer in tuple(hub.site_operators.get(site_id, ())):
+            if peer not in told:
+                told.add(peer)
+                peer.push(text)
+    operators_online_changed(hub, site_ids)
+
+
+def reaction_changed(hub: Hub, site_id: int, row: dict) -> dict:
+    """Both sides of the chat see the message's new reactions."""
+    message = message_object(row)
+    text = protocol.encode("message:reaction", {
+        "chatId": message["chatId"], "messageId": message["id"], "reactions": message["reactions"]})
+    hub.to_chat_visitors(row["chat_id"], text)
+    hub.to_site_operators(site_id, text)
+    return message

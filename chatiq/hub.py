@@ -1,0 +1,186 @@
+"""The in-memory room registry: who is connected where, and fan-out to them.
+
+No I/O: each connection is a Peer with a bounded outbox that its own writer task
+drains. Fan-out appends to outboxes and returns at once, so one slow peer never
+delays a room; a peer whose outbox fills up is cut off and resumes by seq.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+
+
+class Peer:
+    """One WebSocket connection's outbound side and the rooms it belongs to."""
+
+    def __init__(self, kind: str, *, limit: int, wake: Callable[[], None],
+                 on_overflow: Callable[[], None]):
+        self.kind = kind                   # "visitor" or "operator"
+        self.outbox: deque[str] = deque()  # encoded frames waiting for the writer
+        self.limit = limit
+        self.closed = False
+        self.overflowed = False
+        self._wake = wake
+        self._on_overflow = on_overflow
+        # Identity, set when the connection joins or authenticates.
+        self.site_id: int | None = None
+        self.visitor_id: int | None = None
+        self.chat_id: int | None = None    # a visitor's current chat
+        self.user_id: int | None = None
+        self.site_ids: frozenset[int] = frozenset()
+
+    def push(self, text: str) -> bool:
+        """Queue one frame; never blocks. False when the peer is gone or cut off."""
+        if self.closed:
+            return False
+        if len(self.outbox) >= self.limit:
+            self.closed = self.overflowed = True
+            self.outbox.clear()
+            self._on_overflow()
+            return False
+        self.outbox.append(text)
+        self._wake()
+        return True
+
+
+def _add(index: dict, key, peer: Peer) -> bool:
+    """Add peer under key; True when it is the first one there."""
+    peers = index.setdefault(key, set())
+    peers.add(peer)
+    return len(peers) == 1
+
+
+def _discard(index: dict, key, peer: Peer) -> bool:
+    """Remove peer under key; True when it was the last one there."""
+    peers = index.get(key)
+    if not peers or peer not in peers:
+        return False
+    peers.discard(peer)
+    if not peers:
+        del index[key]
+        return True
+    return False
+
+
+def _send(peers: Iterable[Peer], text: str, exclude: Peer | None) -> int:
+    sent = 0
+    for peer in tuple(peers):  # a push may cut a peer off and change the set
+        if peer is not exclude and peer.push(text):
+            sent += 1
+    return sent
+
+
+class Hub:
+    """Rooms and presence for one process. Mutate only through the methods below."""
+
+    def __init__(self):
+        # chat id → visitor connections showing that chat (several tabs of one visitor)
+        self.chat_visitors: dict[int, set[Peer]] = {}
+        # site id → visitor connections on that site (settings and business status)
+        self.site_visitors: dict[int, set[Peer]] = {}
+        # visitor id → that visitor's connections (online while non-empty)
+        self.visitor_peers: dict[int, set[Peer]] = {}
+        # site id → operator connections allowed to see that site's chats
+        self.site_operators: dict[int, set[Peer]] = {}
+        # user id → that operator's connections
+        self.operator_peers: dict[int, set[Peer]] = {}
+        # user id → the status the operator chose; absent means "online"
+        self.operator_status: dict[int, str] = {}
+
+    # --- visitors ---
+
+    def add_visitor(self, peer: Peer, *, site_id: int, visitor_id: int, chat_id: int | None) -> bool:
+        """Register a joined visitor connection; True if the visitor just came online."""
+        peer.site_id, peer.visitor_id = site_id, visitor_id
+        _add(self.site_visitors, site_id, peer)
+        if chat_id is not None:
+            self.set_visitor_chat(peer, chat_id)
+        return _add(self.visitor_peers, visitor_id, peer)
+
+    def set_visitor_chat(self, peer: Peer, chat_id: int) -> None:
+        if peer.chat_id == chat_id:
+            return
+        if peer.chat_id is not None:
+            _discard(self.chat_visitors, peer.chat_id, peer)
+        peer.chat_id = chat_id
+        _add(self.chat_visitors, chat_id, peer)
+
+    def attach_chat(self, visitor_id: int, chat_id: int) -> None:
+        """Put every connection of a visitor into its (new) chat's room."""
+        for peer in tuple(self.visitor_peers.get(visitor_id, ())):
+            self.set_visitor_chat(peer, chat_id)
+
+    def remove_visitor(self, peer: Peer) -> bool:
+        """Forget a visitor connection; True if the visitor just went offline."""
+        peer.closed = True
+        if peer.visitor_id is None:
+            return False
+        _discard(self.site_visitors, peer.site_id, peer)
+        if peer.chat_id is not None:
+            _discard(self.chat_visitors, peer.chat_id, peer)
+        return _discard(self.visitor_peers, peer.visitor_id, peer)
+
+    def visitor_online(self, visitor_id: int) -> bool:
+        return visitor_id in self.visitor_peers
+
+    # --- operators ---
+
+    def add_operator(self, peer: Peer, *, user_id: int, site_ids: Iterable[int]) -> bool:
+        """Register an authenticated operator connection; True if they just came online."""
+        peer.user_id, peer.site_ids = user_id, frozenset(site_ids)
+        for site_id in peer.site_ids:
+            _add(self.site_operators, site_id, peer)
+        return _add(self.operator_peers, user_id, peer)
+
+    def remove_operator(self, peer: Peer) -> bool:
+        """Forget an operator connection; True if the operator just went offline."""
+        peer.closed = True
+        if peer.user_id is None:
+            return False
+        for site_id in peer.site_ids:
+            _discard(self.site_operators, site_id, peer)
+        gone = _discard(self.operator_peers, peer.user_id, peer)
+        if gone:
+            self.operator_status.pop(peer.user_id, None)
+        return gone
+
+    def set_status(self, user_id: int, status: str) -> None:
+        if status == "online":
+            self.operator_status.pop(user_id, None)
+        else:
+            self.operator_status[user_id] = status
+
+    def status_of(self, user_id: int) -> str:
+        if user_id not in self.operator_peers:
+            return "offline"
+        return self.operator_status.get(user_id, "online")
+
+    def operators_online(self, site_id: int) -> int:
+        """Distinct operators of a site who are connected and say they are online."""
+        users = {p.user_id for p in self.site_operators.get(site_id, ())}
+        return sum(1 for u in users if self.status_of(u) == "online")
+
+    def operator_user_ids(self) -> list[int]:
+        return list(self.operator_peers)
+
+    # --- fan-out: encode once, push to many, never wait ---
+
+    def to_chat_visitors(self, chat_id: int, text: str, exclude: Peer | None = None) -> int:
+        return _send(self.chat_visitors.get(chat_id, ()), text, exclude)
+
+    def to_site_visitors(self, site_id: int, text: str) -> int:
+        return _send(self.site_visitors.get(site_id, ()), text, None)
+
+    def to_site_operators(self, site_id: int, text: str, exclude: Peer | None = None) -> int:
+        return _send(self.site_operators.get(site_id, ()), text, exclude)
+
+    def to_user(self, user_id: int, text: str) -> int:
+        return _send(self.operator_peers.get(user_id, ()), text, None)
+
+    def all_peers(self) -> list[Peer]:
+        seen: set[Peer] = set()
+        for index in (self.visitor_peers, self.operator_peers):
+            for peers in index.values():
+                seen.update(peers)
+        return list(seen)

@@ -1,0 +1,1 @@
+"""Operator panel (server-rendered admin)."""

@@ -1,0 +1,1 @@
+"""The SQL layer: every query ChatIQ runs, as async functions over an aiopg pool."""

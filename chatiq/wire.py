@@ -1,0 +1,117 @@
+"""Store rows turned into the contract's JSON objects (PROTOCOL.md §2, §4, §6)."""
+
+from __future__ import annotations
+
+from chatiq.protocol import iso, make_id
+from chatiq.store.accounts import User
+from chatiq.store.sites import Site
+from chatiq.store.visitors import Visitor
+
+# What the widget shows when a site has not chosen otherwise.
+DEFAULT_SETTINGS = {
+    "color": "#4f46e5",
+    "secondaryColor": "#eef2ff",
+    "position": "right",
+    "size": "standard",
+    "greeting": None,
+    "agentName": None,
+    "agentAvatarUrl": None,
+    "quickReplies": [],
+    "showBranding": True,
+}
+
+
+def settings_object(stored: dict) -> dict:
+    return {**DEFAULT_SETTINGS, **{k: v for k, v in stored.items() if k in DEFAULT_SETTINGS}}
+
+
+def reactor_id(kind: str, number: int) -> str:
+    return make_id("v" if kind == "visitor" else "u", number)
+
+
+def attachment_object(att_id: str | None, name: str | None, size: int | None,
+                      mime: str | None, has_thumb: bool | None) -> dict | None:
+    if att_id is None:
+        return None
+    url = f"/files/{att_id}/{name}"
+    return {"id": att_id, "name": name, "size": size, "mime": mime, "url": url,
+            "thumbUrl": f"/files/{att_id}/thumb" if has_thumb else None}
+
+
+def _author(row: dict) -> dict:
+    kind = row["author_kind"]
+    if kind == "operator":
+        return {"kind": kind, "id": make_id("u", row["author_id"]),
+                "name": row["operator_name"], "avatarUrl": row["operator_avatar"]}
+    if kind == "visitor":
+        return {"kind": kind, "id": make_id("v", row["author_id"]),
+                "name": row["visitor_name"] or f"Visitor #{row['author_id']}", "avatarUrl": None}
+    return {"kind": kind, "id": None, "name": None, "avatarUrl": None}
+
+
+def message_object(row: dict) -> dict:
+    return {
+        "id": make_id("m", row["id"]),
+        "chatId": make_id("c", row["chat_id"]),
+        "seq": row["seq"],
+        "clientId": row["client_id"],
+        "author": _author(row),
+        "text": row["text"],
+        "attachment": attachment_object(row["att_id"], row["att_name"], row["att_size"],
+                                        row["att_mime"], row["att_thumb"]),
+        "reactions": row["reactions"] or {},
+        "createdAt": iso(row["created_at"]),
+        "readAt": iso(row["read_at"]),
+    }
+
+
+def chat_summary(row: dict) -> dict:
+    last = None
+    if row["lm_id"] is not None:
+        last = {"id": make_id("m", row["lm_id"]), "seq": row["lm_seq"], "text": row["lm_text"],
+                "author": {"kind": row["lm_author_kind"]},
+                "hasAttachment": row["lm_attachment_id"] is not None,
+                "createdAt": iso(row["lm_created_at"])}
+    return {
+        "id": make_id("c", row["id"]),
+        "siteId": make_id("s", row["site_id"]),
+        "visitor": {
+            "id": make_id("v", row["visitor_id"]),
+            "name": row["visitor_name"] or f"Visitor #{row['visitor_id']}",
+            "email": row["visitor_email"],
+            "pageUrl": row["page_url"],
+            "pageTitle": row["page_title"],
+            "referrer": row["referrer"],
+            "language": row["language"],
+            "userAgent": row["user_agent"],
+            "firstSeen": iso(row["first_seen"]),
+            "lastSeen": iso(row["last_seen"]),
+        },
+        "status": row["status"],
+        "assignedTo": make_id("u", row["assigned_to"]),
+        "unread": row["unread"],
+        "lastSeq": row["last_seq"],
+        "operatorReadSeq": row["operator_read_seq"],
+        "visitorReadSeq": row["visitor_read_seq"],
+        "lastMessage": last,
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+        "closedAt": iso(row["closed_at"]),
+    }
+
+
+def site_object(site: Site) -> dict:
+    return {"id": make_id("s", site.id), "name": site.name, "domain": site.domain,
+            "siteKey": site.site_key, "allowedOrigins": list(site.allowed_origins),
+            "enabled": site.enabled, "createdAt": iso(site.created_at)}
+
+
+def user_object(user: User) -> dict:
+    return {"id": make_id("u", user.id), "organizationId": make_id("o", user.org_id),
+            "email": user.email, "name": user.name, "role": user.role,
+            "language": user.language, "avatarUrl": user.avatar_url}
+
+
+def visitor_object(visitor: Visitor) -> dict:
+    return {"id": make_id("v", visitor.id), "name": visitor.display_name,
+            "pageUrl": visitor.page_url, "pageTitle": visitor.page_title}

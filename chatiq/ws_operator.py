@@ -1,0 +1,190 @@
+"""`/ws/operator`: the operator's side of the wire contract (PROTOCOL.md §4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+from chatiq import fanout, keys, protocol
+from chatiq.auth import SESSION_AUTH, user_from_token
+from chatiq.protocol import Frame, ProtocolError, make_id, parse_id
+from chatiq.store import accounts, chats, sites
+from chatiq.store.db import NotFound
+from chatiq.wire import chat_summary, message_object, site_object, user_object
+from chatiq.ws_common import Closing, Connection
+
+
+class OperatorConnection(Connection):
+    kind = "operator"
+
+    def __init__(self, request: web.Request):
+        super().__init__(request)
+        self.user: accounts.User | None = None
+        self.site_ids: frozenset[int] = frozenset()
+        # chat id → site id, for chats this connection was already allowed to touch
+        self.known_chats: dict[int, int] = {}
+
+    async def start(self) -> bool:
+        session_auth = self.app.get(SESSION_AUTH)
+        user = await session_auth(self.request) if session_auth else None
+        ref = None
+        if user is None:
+            user, ref = await self._auth_frame()
+        self.user = user
+        site_list = await sites.sites_for(self.pool, user)
+        self.site_ids = frozenset(s.id for s in site_list)
+        came_online = self.hub.add_operator(self.peer, user_id=user.id, site_ids=self.site_ids)
+        rows = await chats.chats_for(self.pool, user, limit=200)
+        self.send("operator:ready", {
+            "operator": {**user_object(user), "status": self.hub.status_of(user.id)},
+            "sites": [site_object(s) for s in site_list],
+            "chats": [chat_summary(r) for r in rows],
+            "onlineOperators": [make_id("u", u) for u in self.hub.operator_user_ids()
+                                if self.hub.status_of(u) == "online"],
+        })
+        self.send_ack(ref, {"operatorId": make_id("u", user.id)})
+        if came_online:
+            fanout.presence(self.hub, user.id, self.site_ids, self.hub.status_of(user.id))
+        return True
+
+    async def _auth_frame(self) -> tuple[accounts.User, str | None]:
+        """The first frame must be `auth` with a valid JWT, within the time limit."""
+        try:
+            msg = await self.ws.receive(timeout=self.config.auth_timeout_seconds)
+        except asyncio.TimeoutError:
+            self.send_error(ProtocolError("unauthorized", "no auth frame in time"))
+            raise Closing(protocol.CLOSE_UNAUTHORIZED, "auth timeout") from None
+        if msg.type != WSMsgType.TEXT:
+            raise Closing(protocol.CLOSE_UNAUTHORIZED, "auth required")
+        ref = None
+        try:
+            frame = protocol.decode(msg.data)
+            ref = frame.ref
+            if frame.type != "auth":
+                raise ProtocolError("unauthorized", "the first frame must be auth")
+            data = protocol.validate(frame, self.specs)
+        except protocol.FrameRefError as exc:
+            ref = exc.ref
+            user = None
+        except ProtocolError:
+            user = None
+        else:
+            user = await user_from_token(self.app, data["token"])
+        if user is None:
+            self.send_error(ProtocolError("unauthorized", "invalid or expired token"), ref)
+            raise Closing(protocol.CLOSE_UNAUTHORIZED, "unauthorized")
+        return user, ref
+
+    async def stop(self) -> None:
+        if self.hub.remove_operator(self.peer):
+            fanout.presence(self.hub, self.user.id, self.site_ids, "offline")
+
+    async def _chat(self, chat_ref: str) -> dict:
+        row = await chats.chat_for(self.pool, self.user, parse_id("c", chat_ref))
+        if row["site_id"] not in self.site_ids:  # a site given after this socket opened
+            raise NotFound("chat not found")
+        self.known_chats[row["id"]] = row["site_id"]
+        return row
+
+    async def _chat_site(self, chat_ref: str) -> tuple[int, int]:
+        """(chat id, site id) with the access check cached per connection (typing is hot)."""
+        chat_id = parse_id("c", chat_ref)
+        if chat_id in self.known_chats:
+            return chat_id, self.known_chats[chat_id]
+        row = await self._chat(chat_ref)
+        return row["id"], row["site_id"]
+
+    async def on_auth(self, frame: Frame, data: dict) -> dict:
+        raise ProtocolError("invalid", "already authenticated", field="token")
+
+    async def on_chat_subscribe(self, frame: Frame, data: dict) -> dict:
+        row = await self._chat(data["chatId"])
+        if "lastSeq" in data:
+            messages = await chats.messages_after(self.pool, row["id"], data["lastSeq"])
+        else:
+            messages = await chats.latest_messages(self.pool, row["id"], self.config.history_limit)
+        return {"chat": chat_summary(row), "messages": [message_object(m) for m in messages]}
+
+    async def on_chat_unsubscribe(self, frame: Frame, data: dict) -> dict:
+        await self._chat_site(data["chatId"])
+        return {}
+
+    async def on_operator_message(self, frame: Frame, data: dict) -> dict:
+        chat_id, site_id = await self._chat_site(data["chatId"])
+        text = data.get("text") or ""
+        if not text.strip() and not data.get("attachmentId"):
+            raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
+        if data.get("attachmentId"):
+            raise ProtocolError("not_found", "attachment not found", field="attachmentId")
+        posted = await chats.post_message(
+            self.pool, chat_id=chat_id, author_kind="operator", author_id=self.user.id,
+            client_id=data.get("clientId"), text=text)
+        if not posted.created:
+            return {"message": message_object(posted.message)}
+        message = fanout.message_posted(self.hub, site_id, posted, sender=self.peer)
+        # The first operator to answer an unassigned chat takes it.
+        if await chats.assign_if_unassigned(self.pool, chat_id, self.user.id):
+            fanout.chat_updated(self.hub, await chats.chat_row(self.pool, chat_id))
+        return {"message": message}
+
+    async def on_operator_typing(self, frame: Frame, data: dict) -> dict:
+        chat_id, _ = await self._chat_site(data["chatId"])
+        self.hub.to_chat_visitors(chat_id, protocol.encode(
+            "admin:typing", {"typing": data["typing"], "name": self.user.name}))
+        return {}
+
+    async def on_operator_read(self, frame: Frame, data: dict) -> dict:
+        chat_id, _ = await self._chat_site(data["chatId"])
+        seq = await chats.mark_read(self.pool, chat_id, data["seq"], by="operator")
+        if seq is not None:
+            self.hub.to_chat_visitors(chat_id, protocol.encode("admin:read", {"seq": seq}))
+            fanout.chat_updated(self.hub, await chats.chat_row(self.pool, chat_id))
+        return {"seq": seq if seq is not None else data["seq"]}
+
+    async def _set_status(self, chat_ref: str, status: str) -> dict:
+        chat_id, _ = await self._chat_site(chat_ref)
+        changed = await chats.set_status(self.pool, chat_id, status)
+        row = await chats.chat_row(self.pool, chat_id)
+        if changed:
+            if status == "closed":
+                self.hub.to_chat_visitors(chat_id, protocol.encode(
+                    "chat:closed", {"chatId": make_id("c", chat_id)}))
+            fanout.chat_updated(self.hub, row, exclude=self.peer)
+        return {"chat": chat_summary(row)}
+
+    async def on_chat_close(self, frame: Frame, data: dict) -> dict:
+        return await self._set_status(data["chatId"], "closed")
+
+    async def on_chat_reopen(self, frame: Frame, data: dict) -> dict:
+        return await self._set_status(data["chatId"], "open")
+
+    async def on_chat_assign(self, frame: Frame, data: dict) -> dict:
+        row = await self._chat(data["chatId"])
+        assignee = None
+        if data.get("operatorId") is not None:
+            assignee = parse_id("u", data["operatorId"])
+            site = await sites.site_for(self.pool, self.user, row["site_id"])
+            if assignee not in await sites.site_user_ids(self.pool, site):
+                raise ProtocolError("not_found", "operator not found", field="operatorId")
+        await chats.assign(self.pool, row["id"], assignee)
+        row = await chats.chat_row(self.pool, row["id"])
+        return {"chat": fanout.chat_updated(self.hub, row, exclude=self.peer)}
+
+    async def on_operator_status(self, frame: Frame, data: dict) -> dict:
+        self.hub.set_status(self.user.id, data["status"])
+        fanout.presence(self.hub, self.user.id, self.site_ids, data["status"])
+        return {"status": data["status"]}
+
+    async def on_message_react(self, frame: Frame, data: dict) -> dict:
+        message_id = parse_id("m", data["messageId"])
+        chat_id = await chats.chat_of_message(self.pool, message_id)
+        _, site_id = await self._chat_site(make_id("c", chat_id))
+        await chats.toggle_reaction(self.pool, message_id, make_id("u", self.user.id),
+                                    data["emoji"])
+        row = await chats.message_in_chat(self.pool, chat_id, message_id)
+        return {"message": fanout.reaction_changed(self.hub, site_id, row)}
+
+
+async def operator_socket(request: web.Request) -> web.WebSocketResponse:
+    return await OperatorConnection(request).run()

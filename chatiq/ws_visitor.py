@@ -1,0 +1,164 @@
+"""`/ws/widget`: the visitor's side of the wire contract (PROTOCOL.md §3)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chatiq import fanout, keys, protocol
+from chatiq.origins import origin_allowed
+from chatiq.protocol import Frame, ProtocolError, make_id, parse_id
+from chatiq.security import new_token
+from chatiq.store import chats, sites, visitors
+from chatiq.store.accounts import user_by_id
+from chatiq.store.db import NotFound
+from chatiq.wire import message_object, settings_object
+from chatiq.ws_common import Closing, Connection
+
+
+class VisitorConnection(Connection):
+    kind = "visitor"
+
+    def __init__(self, request: web.Request):
+        super().__init__(request)
+        self.site: sites.Site | None = None
+        self.visitor: visitors.Visitor | None = None
+
+    def _joined(self) -> None:
+        if self.visitor is None:
+            raise ProtocolError("not_joined", "send visitor:join first")
+
+    @property
+    def chat_id(self) -> int | None:
+        return self.peer.chat_id
+
+    async def stop(self) -> None:
+        went_offline = self.hub.remove_visitor(self.peer)
+        if went_offline and self.chat_id is not None:
+            self.hub.to_site_operators(self.site.id, protocol.encode("visitor:offline", {
+                "chatId": make_id("c", self.chat_id), "visitorId": make_id("v", self.visitor.id)}))
+
+    async def on_visitor_join(self, frame: Frame, data: dict) -> dict:
+        if self.visitor is not None:
+            raise ProtocolError("invalid", "already joined", field="siteKey")
+        ip = self.request.remote or "?"
+        limiter = self.app[keys.JOIN_LIMITER]
+        if self.config.rate_limits_enabled and not limiter.allow(ip):
+            raise ProtocolError("rate_limited", "too many joins from this address, retry later")
+        site = await sites.site_by_key(self.pool, data["siteKey"])
+        if site is None or not site.enabled:
+            raise Closing(protocol.CLOSE_FORBIDDEN, "unknown or disabled site")
+        if not origin_allowed(self.request.headers.get("Origin"), site.allowed_origins,
+                              self.request.host):
+            raise Closing(protocol.CLOSE_FORBIDDEN, "origin not allowed for this site")
+        info = {**data, "userAgent": self.request.headers.get("User-Agent", "")[:500], "ip": ip}
+        token = data.get("visitorToken")
+        visitor = await visitors.visitor_by_token(self.pool, site.id, token) if token else None
+        if visitor is None:
+            token = new_token()
+            visitor = await visitors.create_visitor(self.pool, site_id=site.id, token=token,
+                                                    info=info)
+        else:
+            visitor = await visitors.touch_visitor(self.pool, visitor.id, info)
+        chat_id = await chats.latest_chat_id(self.pool, visitor.id)
+        history, agent = [], None
+        if chat_id is not None:
+            if "lastSeq" in data:
+                rows = await chats.messages_after(self.pool, chat_id, data["lastSeq"])
+            else:
+                rows = await chats.latest_messages(self.pool, chat_id, self.config.history_limit)
+            history = [message_object(r) for r in rows]
+            agent = await self._agent(chat_id)
+        settings = settings_object(await sites.widget_settings(self.pool, site.id))
+        if agent is None and settings["agentName"]:
+            agent = {"name": settings["agentName"], "avatarUrl": settings["agentAvatarUrl"]}
+        self.site, self.visitor = site, visitor
+        came_online = self.hub.add_visitor(self.peer, site_id=site.id, visitor_id=visitor.id,
+                                           chat_id=chat_id)
+        if came_online and chat_id is not None:
+            self.hub.to_site_operators(site.id, protocol.encode("visitor:online", {
+                "chatId": make_id("c", chat_id), "visitorId": make_id("v", visitor.id)}))
+        self.send("session", {
+            "visitorId": make_id("v", visitor.id),
+            "visitorToken": token,
+            "chatId": make_id("c", chat_id),
+            "settings": settings,
+            "business": {"open": True, "nextOpenAt": None},
+            "agent": agent,
+            "operatorsOnline": self.hub.operators_online(site.id),
+            "history": history,
+            "features": {"uploads": False, "reactions": True},
+        })
+        return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}
+
+    async def _agent(self, chat_id: int) -> dict | None:
+        row = await chats.chat_row(self.pool, chat_id)
+        if row is None or row["assigned_to"] is None:
+            return None
+        user = await user_by_id(self.pool, row["assigned_to"])
+        return None if user is None else {"name": user.name, "avatarUrl": user.avatar_url}
+
+    async def on_visitor_message(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        text = data.get("text") or ""
+        if not text.strip() and not data.get("attachmentId"):
+            raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
+        if data.get("attachmentId"):
+            raise ProtocolError("not_found", "attachment not found", field="attachmentId")
+        posted = await chats.post_visitor_message(
+            self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
+            client_id=data.get("clientId"), text=text)
+        if not posted.created:
+            return {"message": message_object(posted.message)}
+        chat_id = posted.message["chat_id"]
+        self.hub.attach_chat(self.visitor.id, chat_id)
+        if posted.chat_created or posted.chat_reopened:
+            row = await chats.chat_row(self.pool, chat_id)
+            if posted.chat_created:
+                fanout.chat_new(self.hub, row)
+            else:
+                fanout.chat_updated(self.hub, row)
+        message = fanout.message_posted(self.hub, self.site.id, posted, sender=self.peer)
+        return {"message": message}
+
+    async def on_visitor_typing(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        if self.chat_id is not None:
+            event = {"chatId": make_id("c", self.chat_id), "typing": data["typing"]}
+            if data.get("preview") is not None and data["typing"]:
+                event["preview"] = data["preview"][:1000]
+            self.hub.to_site_operators(self.site.id, protocol.encode("visitor:typing", event))
+        return {}
+
+    async def on_visitor_read(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        if self.chat_id is None:
+            return {"seq": 0}
+        seq = await chats.mark_read(self.pool, self.chat_id, data["seq"], by="visitor")
+        if seq is not None:
+            self.hub.to_site_operators(self.site.id, protocol.encode(
+                "visitor:read", {"chatId": make_id("c", self.chat_id), "seq": seq}))
+        return {"seq": seq if seq is not None else data["seq"]}
+
+    async def on_visitor_page(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        self.visitor = await visitors.touch_visitor(self.pool, self.visitor.id, data)
+        if self.chat_id is not None:
+            self.hub.to_site_operators(self.site.id, protocol.encode("visitor:page", {
+                "chatId": make_id("c", self.chat_id), "visitorId": make_id("v", self.visitor.id),
+                "pageUrl": self.visitor.page_url, "pageTitle": self.visitor.page_title}))
+        return {}
+
+    async def on_message_react(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        if self.chat_id is None:
+            raise NotFound("message not found")
+        message_id = parse_id("m", data["messageId"])
+        await chats.message_in_chat(self.pool, self.chat_id, message_id)
+        await chats.toggle_reaction(self.pool, message_id, make_id("v", self.visitor.id),
+                                    data["emoji"])
+        row = await chats.message_in_chat(self.pool, self.chat_id, message_id)
+        return {"message": fanout.reaction_changed(self.hub, self.site.id, row)}
+
+
+async def widget_socket(request: web.Request) -> web.WebSocketResponse:
+    return await VisitorConnection(request).run()
