@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -65,9 +66,19 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """On shutdown: tell every client we are going away (1001); they will resume."""
-    for ws in list(app[keys.SOCKETS]):
-        await ws.close(code=protocol.CLOSE_GOING_AWAY, message=b"server shutting down")
+    """On shutdown: tell every client at once that we are going away (1001).
+
+    Each close waits for the peer's reply, so they run together and a peer that
+    never answers costs at most two seconds; clients reconnect and resume by seq.
+    """
+    async def close(ws: web.WebSocketResponse) -> None:
+        try:
+            await asyncio.wait_for(
+                ws.close(code=protocol.CLOSE_GOING_AWAY, message=b"server shutting down"), 2.0)
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            pass
+
+    await asyncio.gather(*(close(ws) for ws in list(app[keys.SOCKETS])))
 
 
 def create_app(config: Config) -> web.Application:

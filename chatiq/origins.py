@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
+
+_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 def normalize_origin(value: str) -> str | None:
@@ -19,6 +22,8 @@ def normalize_origin(value: str) -> str | None:
     host = parts.hostname.lower()
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
+    elif not _HOST.match(host):
+        return None
     default = {"http": 80, "https": 443}[parts.scheme]
     suffix = f":{port}" if port is not None and port != default else ""
     return f"{parts.scheme}://{host}{suffix}"

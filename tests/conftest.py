@@ -102,7 +102,7 @@ def sql(database_url):
 
 @pytest.fixture
 def config(database_url, tmp_path) -> Config:
-    return Config(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-key",
+    return Config(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-key-" + "k" * 32,
                   bcrypt_rounds=4, auth_timeout_seconds=1.0,
                   visitor_rate=RateLimit(30, 10), operator_rate=RateLimit(300, 150))
 

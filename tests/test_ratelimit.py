@@ -1,0 +1,52 @@
+from chatiq.config import RateLimit
+from chatiq.ratelimit import KeyedLimiter, TokenBucket
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_burst_then_sustained_rate():
+    clock = Clock()
+    bucket = TokenBucket(RateLimit(20, 5), clock)
+    assert all(bucket.allow() for _ in range(20))
+    assert not bucket.allow()
+    clock.now += 1.0
+    assert sum(bucket.allow() for _ in range(10)) == 5
+    assert bucket.retry_after() > 0
+
+
+def test_contract_floor_for_visitors_is_never_refused():
+    """PROTOCOL §1: a burst of 20 then 5 frames/s must pass with the default limits."""
+    from chatiq.config import Config
+
+    clock = Clock()
+    bucket = TokenBucket(Config().visitor_rate, clock)
+    assert all(bucket.allow() for _ in range(20))
+    for _ in range(60):
+        clock.now += 0.2
+        assert bucket.allow()
+
+
+def test_contract_floor_for_operators():
+    from chatiq.config import Config
+
+    clock = Clock()
+    bucket = TokenBucket(Config().operator_rate, clock)
+    for _ in range(500):
+        clock.now += 0.01
+        assert bucket.allow()
+
+
+def test_keyed_limiter_is_per_key_and_bounded():
+    clock = Clock()
+    limiter = KeyedLimiter(RateLimit(2, 0.1), clock, max_keys=10)
+    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a")
+    assert limiter.allow("b")
+    for i in range(50):
+        limiter.allow(f"k{i}")
+    assert len(limiter.buckets) <= 10
