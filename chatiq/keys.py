@@ -19,3 +19,5 @@ SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 # Per-IP limit on widget joins and per-IP/per-account limits on logins.
 JOIN_LIMITER = web.AppKey("join_limiter", KeyedLimiter)
 LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
+# The automation engine (auto-replies, business hours), if the app has one.
+AUTOMATION = web.AppKey("automation", object)

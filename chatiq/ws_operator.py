@@ -115,14 +115,15 @@ class OperatorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
-        if data.get("attachmentId"):
-            raise ProtocolError("not_found", "attachment not found", field="attachmentId")
         posted = await chats.post_message(
             self.pool, chat_id=chat_id, author_kind="operator", author_id=self.user.id,
-            client_id=data.get("clientId"), text=text)
+            client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"))
         if not posted.created:
             return {"message": message_object(posted.message)}
         message = fanout.message_posted(self.hub, site_id, posted, sender=self.peer)
+        automation = self.app.get(keys.AUTOMATION)
+        if automation is not None:
+            await automation.operator_message(site_id, posted)
         # The first operator to answer an unassigned chat takes it.
         if await chats.assign_if_unassigned(self.pool, chat_id, self.user.id):
             fanout.chat_updated(self.hub, await chats.chat_row(self.pool, chat_id))

@@ -82,13 +82,19 @@ class VisitorConnection(Connection):
             "visitorToken": token,
             "chatId": make_id("c", chat_id),
             "settings": settings,
-            "business": {"open": True, "nextOpenAt": None},
+            "business": await self._business(site),
             "agent": agent,
             "operatorsOnline": self.hub.operators_online(site.id),
             "history": history,
             "features": {"uploads": False, "reactions": True},
         })
         return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}
+
+    async def _business(self, site: sites.Site) -> dict:
+        automation = self.app.get(keys.AUTOMATION)
+        if automation is None:
+            return {"open": True, "nextOpenAt": None}
+        return await automation.business_status(site.id)
 
     async def _agent(self, chat_id: int) -> dict | None:
         row = await chats.chat_row(self.pool, chat_id)
@@ -102,11 +108,9 @@ class VisitorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
-        if data.get("attachmentId"):
-            raise ProtocolError("not_found", "attachment not found", field="attachmentId")
         posted = await chats.post_visitor_message(
             self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
-            client_id=data.get("clientId"), text=text)
+            client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"))
         if not posted.created:
             return {"message": message_object(posted.message)}
         chat_id = posted.message["chat_id"]
@@ -118,6 +122,9 @@ class VisitorConnection(Connection):
             else:
                 fanout.chat_updated(self.hub, row)
         message = fanout.message_posted(self.hub, self.site.id, posted, sender=self.peer)
+        automation = self.app.get(keys.AUTOMATION)
+        if automation is not None:
+            await automation.visitor_message(self.site, posted)
         return {"message": message}
 
     async def on_visitor_typing(self, frame: Frame, data: dict) -> dict:

@@ -77,6 +77,15 @@ async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
         "UPDATE chats SET last_seq = last_seq + 1, updated_at = now() WHERE id = %(c)s"
         " RETURNING last_seq", {"c": chat_id})
     seq = (await cur.fetchone())["last_seq"]
+    if attachment_id is not None:
+        # An upload is used once, by its uploader, in a chat of the site it was made for.
+        await cur.execute(
+            "UPDATE attachments SET used = true, chat_id = %(c)s WHERE id = %(att)s"
+            " AND NOT used AND uploader_kind = %(k)s AND uploader_id = %(a)s"
+            " AND site_id = (SELECT site_id FROM chats WHERE id = %(c)s) RETURNING id",
+            {"c": chat_id, "att": attachment_id, "k": author_kind, "a": author_id})
+        if await cur.fetchone() is None:
+            raise db.NotFound("attachment not found")
     await cur.execute(
         "INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text,"
         " attachment_id) VALUES (%(c)s, %(seq)s, %(cid)s, %(k)s, %(a)s, %(t)s, %(att)s)"
@@ -87,9 +96,6 @@ async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
     row = await cur.fetchone()
     if row is None:
         raise _Duplicate()
-    if attachment_id is not None:
-        await cur.execute("UPDATE attachments SET used = true, chat_id = %(c)s WHERE id = %(a)s",
-                          {"c": chat_id, "a": attachment_id})
     await cur.execute(MESSAGE_SELECT + " WHERE m.id = %(id)s", {"id": row["id"]})
     return await cur.fetchone()
 
@@ -122,9 +128,8 @@ async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id
                                     author_id=visitor_id, client_id=client_id, text=text,
                                     attachment_id=attachment_id)
             return Posted(message, True, chat_created=created, chat_reopened=reopened)
-    except _Duplicate:
-        async with db.cursor(pool) as cur:
-            return Posted(await _existing(cur, "visitor", visitor_id, client_id), created=False)
+    except (_Duplicate, db.NotFound):
+        return await _lost_race(pool, "visitor", visitor_id, client_id)
 
 
 async def post_message(pool, *, chat_id: int, author_kind: str, author_id: int | None,
@@ -141,9 +146,19 @@ async def post_message(pool, *, chat_id: int, author_kind: str, author_id: int |
                                     author_id=author_id, client_id=client_id, text=text,
                                     attachment_id=attachment_id)
             return Posted(message, True)
-    except _Duplicate:
-        async with db.cursor(pool) as cur:
-            return Posted(await _existing(cur, author_kind, author_id, client_id), created=False)
+    except (_Duplicate, db.NotFound):
+        return await _lost_race(pool, author_kind, author_id, client_id)
+
+
+async def _lost_race(pool, author_kind: str, author_id: int | None,
+                     client_id: str | None) -> Posted:
+    """A concurrent copy with the same clientId committed first (it may also have
+    claimed the attachment): answer with that copy, or re-raise a real refusal."""
+    async with db.cursor(pool) as cur:
+        found = await _existing(cur, author_kind, author_id, client_id)
+    if found is None:
+        raise db.NotFound("attachment not found")
+    return Posted(found, created=False)
 
 
 async def latest_chat_id(pool, visitor_id: int) -> int | None:
