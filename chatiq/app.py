@@ -12,12 +12,17 @@ from aiohttp import web
 
 from chatiq import keys, protocol
 from chatiq.api.common import api_errors
+from chatiq.bus import Bus
+from chatiq.automation import setup_automation
 from chatiq.config import Config, RateLimit
 from chatiq.hub import Hub
+from chatiq.panel import setup_panel
 from chatiq.ratelimit import KeyedLimiter
 from chatiq.routes import setup_routes
+from chatiq.security import new_token
 from chatiq.store.db import create_pool
 from chatiq.store.migrate import migrate
+from chatiq.store.writer import MessageWriter
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
         app[keys.POOL] = pool
-        yield
+        writer = app[keys.WRITER] = MessageWriter(pool, node=app[keys.NODE])
+        writer.start()
+        bus = app[keys.BUS] = Bus(app[keys.HUB], pool, config.database_url, app[keys.NODE])
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.stop()
+            await writer.stop()
     finally:
         pool.close()
         await pool.wait_closed()
@@ -88,12 +101,15 @@ def create_app(config: Config) -> web.Application:
                           client_max_size=config.upload_limit_bytes + 64 * 1024)
     app[keys.CONFIG] = config
     app[keys.HUB] = Hub()
+    app[keys.NODE] = new_token(6)
     app[keys.SOCKETS] = weakref.WeakSet()
     app[keys.JOIN_LIMITER] = KeyedLimiter(RateLimit(burst=30, per_second=1))
     app[keys.LOGIN_LIMITER] = KeyedLimiter(RateLimit(burst=10, per_second=0.1))
     app.cleanup_ctx.append(_database)
+    setup_automation(app)  # after the pool it uses
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
+    setup_panel(app)
     _setup_cors(app)
     return app
 

@@ -47,6 +47,8 @@ class Config:
     send_queue_limit: int = 1024
     history_limit: int = 100
     upload_limit_bytes: int = 10 * 1024 * 1024
+    # File kinds uploads may be (extensions from chatiq.filetypes); None: the default allowlist.
+    upload_types: tuple[str, ...] | None = None
     db_pool_max: int = 10
     # bcrypt cost; tests lower it, production keeps the default.
     bcrypt_rounds: int = 12
@@ -109,4 +111,5 @@ def load_config(
         secret_key=secret,
         jwt_ttl_seconds=_env_int(env, "CHATIQ_JWT_TTL", 3600),
         rate_limits_enabled=env.get("CHATIQ_RATE_LIMITS", "on").lower() != "off",
+        upload_limit_bytes=_env_int(env, "CHATIQ_UPLOAD_LIMIT_BYTES", 10 * 1024 * 1024),
     )

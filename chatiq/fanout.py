@@ -15,23 +15,31 @@ def message_posted(hub: Hub, site_id: int, posted: Posted, *, sender: Peer | Non
     """Fan out a freshly stored message; returns its wire object."""
     message = message_object(posted.message)
     chat_id = posted.message["chat_id"]
+    if not hub.mark_delivered(chat_id, message["seq"]):
+        return message  # already fanned out here (a replay after a LISTEN reconnect)
     kind = posted.message["author_kind"]
     body = {"message": message}
+    # Other processes learn of messages through the database (store/bus), not by relay.
     if kind == "visitor":
         # The visitor's other tabs see their own message too.
-        hub.to_chat_visitors(chat_id, protocol.encode("visitor:message", body), exclude=sender)
-        hub.to_site_operators(site_id, protocol.encode("visitor:message", body))
+        hub.to_chat_visitors(chat_id, protocol.encode("visitor:message", body), exclude=sender,
+                             relay=False)
+        hub.to_site_operators(site_id, protocol.encode("visitor:message", body), relay=False)
     else:
         visitor_event = {"operator": "admin:message", "bot": "auto-reply:sent"}.get(
             kind, "admin:message")
-        hub.to_chat_visitors(chat_id, protocol.encode(visitor_event, body))
-        hub.to_site_operators(site_id, protocol.encode("operator:message", body), exclude=sender)
+        hub.to_chat_visitors(chat_id, protocol.encode(visitor_event, body), relay=False)
+        hub.to_site_operators(site_id, protocol.encode("operator:message", body), exclude=sender,
+                              relay=False)
     return message
 
 
 def chat_new(hub: Hub, chat_row: dict) -> None:
+    # Not relayed: other processes learn of it with the first message's NOTIFY, so
+    # that everywhere chat:new comes before the chat's first visitor:message.
     hub.to_site_operators(chat_row["site_id"],
-                          protocol.encode("chat:new", {"chat": chat_summary(chat_row)}))
+                          protocol.encode("chat:new", {"chat": chat_summary(chat_row)}),
+                          relay=False)
 
 
 def chat_updated(hub: Hub, chat_row: dict, exclude: Peer | None = None) -> dict:
@@ -45,14 +53,11 @@ def settings_changed(hub: Hub, site_id: int, settings: dict) -> int:
     return hub.to_site_visitors(site_id, protocol.encode("settings:update", {"settings": settings}))
 
 
-def operators_online_changed(hub: Hub, site_ids) -> None:
-    for site_id in site_ids:
-        hub.to_site_visitors(site_id, protocol.encode(
-            "operators:online", {"count": hub.operators_online(site_id)}))
-
-
 def presence(hub: Hub, user_id: int, site_ids, status: str) -> None:
-    """Tell colleagues on the same sites, once each, and the sites' widgets."""
+    """Tell colleagues on the same sites and the sites' widgets.
+
+    Other processes hear of it through the bus's presence report, not by relay.
+    """
     text = protocol.encode("presence", {"operatorId": protocol.make_id("u", user_id),
                                         "status": status})
     told: set[Peer] = set()
@@ -62,6 +67,15 @@ def presence(hub: Hub, user_id: int, site_ids, status: str) -> None:
                 told.add(peer)
                 peer.push(text)
     operators_online_changed(hub, site_ids)
+    if hub.relay is not None:
+        hub.relay("presence", 0, "")
+
+
+def operators_online_changed(hub: Hub, site_ids) -> None:
+    """Every widget of these sites hears how many operators are online now."""
+    for site_id in site_ids:
+        hub.to_site_visitors(site_id, protocol.encode(
+            "operators:online", {"count": hub.operators_online(site_id)}), relay=False)
 
 
 def reaction_changed(hub: Hub, site_id: int, row: dict) -> dict:
@@ -72,3 +86,21 @@ def reaction_changed(hub: Hub, site_id: int, row: dict) -> dict:
     hub.to_chat_visitors(row["chat_id"], text)
     hub.to_site_operators(site_id, text)
     return message
+
+
+def remote_presence_changed(hub: Hub, before: dict, after: dict, affected_sites: set[int]) -> None:
+    """Another process's operators changed: tell operators and widgets here."""
+    for user_id in set(before) | set(after):
+        old, new = before.get(user_id), after.get(user_id)
+        if old == new or user_id in hub.operator_peers:  # local connections speak for them
+            continue
+        status = new[0] if new else "offline"
+        text = protocol.encode("presence", {"operatorId": protocol.make_id("u", user_id),
+                                            "status": status})
+        told: set[Peer] = set()
+        for site_id in (old[1] if old else frozenset()) | (new[1] if new else frozenset()):
+            for peer in tuple(hub.site_operators.get(site_id, ())):
+                if peer not in told:
+                    told.add(peer)
+                    peer.push(text)
+    operators_online_changed(hub, affected_sites)

@@ -7,8 +7,12 @@ delays a room; a peer whose outbox fills up is cut off and resumes by seq.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
+
+# How many (chat, seq) pairs a process remembers having delivered: enough to cover
+# the burst a LISTEN reconnect replays, small enough to be a few MiB at most.
+DELIVERED_MEMORY = 50_000
 
 
 class Peer:
@@ -87,6 +91,13 @@ class Hub:
         self.operator_peers: dict[int, set[Peer]] = {}
         # user id → the status the operator chose; absent means "online"
         self.operator_status: dict[int, str] = {}
+        # node id → {user id: (status, site ids)}: operators connected to other processes
+        self.remote_operators: dict[str, dict[int, tuple[str, frozenset[int]]]] = {}
+        # (chat id, seq) → None, oldest first: messages already fanned out here
+        self.delivered: OrderedDict[tuple[int, int], None] = OrderedDict()
+        # Set by the cross-process bus: called as relay(route, key, text) for every
+        # ephemeral event, so other processes can hand it to their own peers.
+        self.relay: Callable[[str, int, str], None] | None = None
 
     # --- visitors ---
 
@@ -157,26 +168,80 @@ class Hub:
         return self.operator_status.get(user_id, "online")
 
     def operators_online(self, site_id: int) -> int:
-        """Distinct operators of a site who are connected and say they are online."""
-        users = {p.user_id for p in self.site_operators.get(site_id, ())}
-        return sum(1 for u in users if self.status_of(u) == "online")
+        """Distinct operators of a site, here or in another process, who say they are online."""
+        users = {p.user_id for p in self.site_operators.get(site_id, ())
+                 if self.status_of(p.user_id) == "online"}
+        for operators in self.remote_operators.values():
+            users.update(u for u, (status, sites) in operators.items()
+                         if status == "online" and site_id in sites)
+        return len(users)
+
+    def local_presence(self) -> dict[int, tuple[str, frozenset[int]]]:
+        """This process's operators: user id → (status, site ids)."""
+        out: dict[int, tuple[str, frozenset[int]]] = {}
+        for user_id, peers in self.operator_peers.items():
+            sites = frozenset().union(*(p.site_ids for p in peers))
+            out[user_id] = (self.status_of(user_id), sites)
+        return out
+
+    def set_remote_presence(self, node: str, operators: dict[int, tuple[str, frozenset[int]]] | None) -> set[int]:
+        """Replace what another process reported (None: it is gone); returns the sites affected."""
+        before = self.remote_operators.pop(node, {})
+        if operators:
+            self.remote_operators[node] = operators
+        affected: set[int] = set()
+        for user_id in set(before) | set(operators or {}):
+            if before.get(user_id) != (operators or {}).get(user_id):
+                for entry in (before.get(user_id), (operators or {}).get(user_id)):
+                    if entry:
+                        affected |= entry[1]
+        return affected
+
+    def mark_delivered(self, chat_id: int, seq: int) -> bool:
+        """Remember a message was fanned out here; False if it already was."""
+        key = (chat_id, seq)
+        if key in self.delivered:
+            return False
+        self.delivered[key] = None
+        if len(self.delivered) > DELIVERED_MEMORY:
+            self.delivered.popitem(last=False)
+        return True
 
     def operator_user_ids(self) -> list[int]:
         return list(self.operator_peers)
 
     # --- fan-out: encode once, push to many, never wait ---
 
-    def to_chat_visitors(self, chat_id: int, text: str, exclude: Peer | None = None) -> int:
+    # Each takes relay=False for what other processes learn some other way (messages
+    # travel as ids through the database) or for what came from another process.
+
+    def to_chat_visitors(self, chat_id: int, text: str, exclude: Peer | None = None,
+                         relay: bool = True) -> int:
+        self._relay("chat_visitors", chat_id, text, relay)
         return _send(self.chat_visitors.get(chat_id, ()), text, exclude)
 
-    def to_site_visitors(self, site_id: int, text: str) -> int:
+    def to_site_visitors(self, site_id: int, text: str, relay: bool = True) -> int:
+        self._relay("site_visitors", site_id, text, relay)
         return _send(self.site_visitors.get(site_id, ()), text, None)
 
-    def to_site_operators(self, site_id: int, text: str, exclude: Peer | None = None) -> int:
+    def to_site_operators(self, site_id: int, text: str, exclude: Peer | None = None,
+                          relay: bool = True) -> int:
+        self._relay("site_operators", site_id, text, relay)
         return _send(self.site_operators.get(site_id, ()), text, exclude)
 
-    def to_user(self, user_id: int, text: str) -> int:
+    def to_user(self, user_id: int, text: str, relay: bool = True) -> int:
+        self._relay("user", user_id, text, relay)
         return _send(self.operator_peers.get(user_id, ()), text, None)
+
+    def deliver(self, route: str, key: int, text: str) -> int:
+        """An event relayed from another process: hand it to the peers here only."""
+        send = {"chat_visitors": self.to_chat_visitors, "site_visitors": self.to_site_visitors,
+                "site_operators": self.to_site_operators, "user": self.to_user}.get(route)
+        return 0 if send is None else send(key, text, relay=False)
+
+    def _relay(self, route: str, key: int, text: str, relay: bool) -> None:
+        if relay and self.relay is not None:
+            self.relay(route, key, text)
 
     def all_peers(self) -> list[Peer]:
         seen: set[Peer] = set()

@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from chatiq import health, widget_http, ws_operator, ws_visitor
+from chatiq import files, health, widget_http, ws_operator, ws_visitor
 from chatiq.api import auth as api_auth
 from chatiq.api import chats as api_chats
 from chatiq.api import openapi as api_openapi
 from chatiq.api import sites as api_sites
+from chatiq.api import uploads as api_uploads
+from chatiq.automation import analytics as analytics_api
+from chatiq.automation import api as automation_api
 from chatiq.protocol import Field
 
 
@@ -61,6 +64,48 @@ API_ROUTES = [
              "Messages oldest first with seq > afterSeq (or the ones before beforeSeq)",
              query={"afterSeq": "resume cursor (default 0)", "beforeSeq": "scroll back",
                     "limit": "1-1000, default 500"}),
+    ApiRoute("POST", "/api/v1/uploads", api_uploads.upload, "upload",
+             "Upload one file (multipart/form-data, field 'file'; visitors add siteKey and"
+             " visitorToken, operators chatId, before the file); send it with attachmentId",
+             auth=False, status=201),
+    ApiRoute("GET", "/api/v1/sites/{id}/hours", automation_api.get_hours, "site_hours",
+             "Business hours and whether the site is open now"),
+    ApiRoute("PUT", "/api/v1/sites/{id}/hours", automation_api.put_hours, "site_hours_update",
+             "Replace business hours; open widgets hear business:status at once (OWNER)",
+             body=automation_api.HOURS),
+    ApiRoute("GET", "/api/v1/sites/{id}/automation", automation_api.get_automation_settings,
+             "site_automation", "Automation settings (store the greeting as a bot message)"),
+    ApiRoute("PATCH", "/api/v1/sites/{id}/automation",
+             automation_api.patch_automation_settings, "site_automation_update",
+             "Change automation settings (OWNER)", body=automation_api.AUTOMATION_SETTINGS),
+    ApiRoute("GET", "/api/v1/sites/{id}/auto-replies", automation_api.list_rules,
+             "auto_replies", "The site's auto-reply rules"),
+    ApiRoute("POST", "/api/v1/sites/{id}/auto-replies", automation_api.create_rule,
+             "auto_reply_create", "Add an auto-reply rule (OWNER; off unless enabled)",
+             body=automation_api.RULE_CREATE, status=201),
+    ApiRoute("PATCH", "/api/v1/auto-replies/{id}", automation_api.patch_rule,
+             "auto_reply_update", "Change an auto-reply rule (OWNER)",
+             body=automation_api.RULE_PATCH),
+    ApiRoute("DELETE", "/api/v1/auto-replies/{id}", automation_api.delete_rule,
+             "auto_reply_delete", "Delete an auto-reply rule (OWNER)", status=204),
+    ApiRoute("GET", "/api/v1/templates", automation_api.list_templates, "templates",
+             "Quick templates (organization-wide and per site)",
+             query={"siteId": "only those usable on this site",
+                    "chatId": "also render {visitor.name}, {operator.name}, {site.name}"}),
+    ApiRoute("POST", "/api/v1/templates", automation_api.create_template, "template_create",
+             "Add a quick template (OWNER)", body=automation_api.TEMPLATE_CREATE, status=201),
+    ApiRoute("PATCH", "/api/v1/templates/{id}", automation_api.patch_template,
+             "template_update", "Change a quick template; siteId \"\" makes it org-wide (OWNER)",
+             body=automation_api.TEMPLATE_PATCH),
+    ApiRoute("DELETE", "/api/v1/templates/{id}", automation_api.delete_template,
+             "template_delete", "Delete a quick template (OWNER)", status=204),
+    ApiRoute("GET", "/api/v1/analytics", analytics_api.get_analytics, "analytics",
+             "Chats, messages, missed chats, response and resolution times, operators,"
+             " busiest hours",
+             query={"from": "first local date, YYYY-MM-DD (default: 30 days before to)",
+                    "to": "last local date, inclusive (default: today); at most 366 days",
+                    "siteId": "only this site", "tz": "IANA zone (default: the site's or UTC)",
+                    "format": "json or csv", "table": "csv table: days, operators or hours"}),
     ApiRoute("GET", "/api/v1/openapi.json", api_openapi.openapi, "openapi",
              "This description", auth=False),
 ]
@@ -74,5 +119,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/widget.js", widget_http.widget_js, name="widget_js")
     router.add_get("/demo", widget_http.demo, name="demo")
     router.add_get("/demo/{siteKey}", widget_http.demo, name="demo_site")
+    # The preview first: a stored name always has an extension, so it is never "thumb".
+    router.add_get("/files/{id}/thumb", files.thumbnail, name="file_thumb")
+    router.add_get("/files/{id}/{name}", files.download, name="file")
     for route in API_ROUTES:
         router.add_route(route.method, route.path, route.handler, name=route.name)

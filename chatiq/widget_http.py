@@ -55,11 +55,15 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _accepts_gzip(header: str) -> bool:
+    """True unless gzip is absent or refused with q=0 (a malformed q counts as acceptance)."""
     for part in header.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() == "gzip":
-            q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+            q = params.strip().lower()
+            try:
+                return not (q.startswith("q=") and float(q[2:]) == 0)
+            except ValueError:
+                return True
     return False
 
 

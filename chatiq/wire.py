@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from chatiq.protocol import iso, make_id
 from chatiq.store.accounts import User
 from chatiq.store.sites import Site
@@ -33,7 +35,8 @@ def attachment_object(att_id: str | None, name: str | None, size: int | None,
                       mime: str | None, has_thumb: bool | None) -> dict | None:
     if att_id is None:
         return None
-    url = f"/files/{att_id}/{name}"
+    # The name is only a label in the URL; quoted, since it may hold spaces, '#' or '?'.
+    url = f"/files/{att_id}/{quote(name or 'file', safe='')}"
     return {"id": att_id, "name": name, "size": size, "mime": mime, "url": url,
             "thumbUrl": f"/files/{att_id}/thumb" if has_thumb else None}
 

@@ -115,8 +115,8 @@ class OperatorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
-        posted = await chats.post_message(
-            self.pool, chat_id=chat_id, author_kind="operator", author_id=self.user.id,
+        posted = await self.app[keys.WRITER].post(
+            chat_id=chat_id, author_kind="operator", author_id=self.user.id,
             client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"))
         if not posted.created:
             return {"message": message_object(posted.message)}

@@ -86,7 +86,7 @@ class VisitorConnection(Connection):
             "agent": agent,
             "operatorsOnline": self.hub.operators_online(site.id),
             "history": history,
-            "features": {"uploads": False, "reactions": True},
+            "features": {"uploads": True, "reactions": True},
         })
         return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}
 
@@ -108,9 +108,16 @@ class VisitorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
-        posted = await chats.post_visitor_message(
-            self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
-            client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"))
+        if self.chat_id is None:  # the first message creates the chat
+            posted = await chats.post_visitor_message(
+                self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
+                client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"),
+                node=self.app[keys.NODE])
+        else:
+            posted = await self.app[keys.WRITER].post(
+                chat_id=self.chat_id, author_kind="visitor", author_id=self.visitor.id,
+                client_id=data.get("clientId"), text=text,
+                attachment_id=data.get("attachmentId"), reopen=True)
         if not posted.created:
             return {"message": message_object(posted.message)}
         chat_id = posted.message["chat_id"]

@@ -66,8 +66,8 @@
     ended: ['The chat was closed. Write again any time.', 'Розмову завершено. Пишіть нам будь-коли.'],
     newMsg: ['New message', 'Нове повідомлення'],
     unread: ['{} unread', 'Непрочитаних: {}'],
-    you: ['You', 'Ви'],
     file: ['File', 'Файл'],
+    units: ['B KB MB', 'Б КБ МБ'],
     brand: ['Powered by ChatIQ', 'Працює на ChatIQ']
   };
   function t(k, v) { return S[k][lang === 'uk' ? 1 : 0].replace('{}', v); }
@@ -109,6 +109,12 @@
   function safeUrl(u) {  // only http(s), resolved against the server, never javascript:/data:
     try { var x = new URL(String(u), base + '/'); return /^https?:$/.test(x.protocol) ? x.href : null; } catch (e) { return null; }
   }
+  function fileUrl(u) {  // <img> and links cannot send headers: the server reads ?t=<token>&k=<siteKey>
+    var x = safeUrl(u);
+    if (!x || x.indexOf(base + '/') !== 0 || !token) return x;
+    x = new URL(x); x.searchParams.set('t', token); x.searchParams.set('k', siteKey);
+    return x.href;
+  }
   function linkify(el, s) {
     var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, x, u;
     while ((x = re.exec(s))) {
@@ -126,7 +132,11 @@
     if (long) o.weekday = 'short';
     return d.toLocaleString([], o);
   }
-  function size(n) { n = +n || 0; return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(0) + ' KB' : (n / 1048576).toFixed(1) + ' MB'; }
+  function size(n) {
+    var u = t('units').split(' ');
+    n = +n || 0;
+    return n < 1024 ? n + ' ' + u[0] : n < 1048576 ? (n / 1024).toFixed(0) + ' ' + u[1] : (n / 1048576).toFixed(1) + ' ' + u[2];
+  }
   function uuid() {
     var c = W.crypto;
     if (c.randomUUID) return c.randomUUID();  // only in secure contexts
@@ -139,7 +149,7 @@
   // ---- UI ------------------------------------------------------------------------------
   var STYLE = ':host{all:initial!important;display:block!important;visibility:visible!important;opacity:1!important}' +
     '*{box-sizing:border-box;margin:0}' +
-    '.w{--c:#4f46e5;--c2:#4f46e5;--ink:#fff;--bg:#fff;--fg:#111827;--mu:#6b7280;--bd:#e5e7eb;--th:#f1f2f6;' +
+    '.w{--c:#4f46e5;--c2:#eef2ff;--ink:#fff;--ink2:#111827;--bg:#fff;--fg:#111827;--mu:#6b7280;--bd:#e5e7eb;--th:#f1f2f6;' +
     'font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);text-align:left}' +
     '@media (prefers-color-scheme:dark){.w{--bg:#111827;--fg:#f3f4f6;--mu:#9ca3af;--bd:#374151;--th:#1f2937}}' +
     'button{font:inherit;color:inherit;background:none;border:0;cursor:pointer;padding:0}' +
@@ -157,9 +167,9 @@
     '.p{bottom:92px;width:370px;height:560px;max-height:calc(100vh - 112px);background:var(--bg);border:1px solid var(--bd);' +
     'border-radius:16px;box-shadow:0 12px 40px rgba(0,0,0,.3);display:flex;flex-direction:column;overflow:hidden}' +
     '.compact .p{width:320px;height:440px}.large .p{width:420px;height:680px}' +
-    'header{display:flex;align-items:center;gap:10px;padding:12px 14px;background:linear-gradient(135deg,var(--c),var(--c2));color:var(--ink)}' +
+    'header{display:flex;align-items:center;gap:10px;padding:12px 14px;background:var(--c);color:var(--ink)}' +
     '.av{width:38px;height:38px;border-radius:50%;flex:none;background:rgba(255,255,255,.25);display:flex;' +
-    'align-items:center;justify-content:center;font-weight:700;overflow:hidden}.av img{width:100%;height:100%;object-fit:cover}' +
+    'align-items:center;justify-content:center;font-weight:700;overflow:hidden}.av{position:relative}.av img{position:absolute;inset:0;width:100%;height:100%;object-fit:cover}' +
     '.hd{flex:1;min-width:0}.nm{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}' +
     '.st{font-size:12px;opacity:.92;display:flex;align-items:center;gap:5px}' +
     '.st:before{content:"";flex:none;width:8px;height:8px;border-radius:50%;background:#9ca3af}.st[data-state=online]:before{background:#22c55e}' +
@@ -175,12 +185,12 @@
     '.f{display:flex;gap:6px;align-items:center;font-size:11px;color:var(--mu);padding:2px 4px 0}' +
     '.failed .k{color:#dc2626;font-weight:700}.rb{opacity:0}.rb .i{width:15px;height:15px}.m:hover .rb,.m:focus-within .rb{opacity:1}' +
     '.rx{display:flex;flex-wrap:wrap;gap:4px;margin-top:2px}' +
-    '.ch{font-size:12px;padding:1px 7px;border:1px solid var(--bd);border-radius:10px;background:var(--bg)}.ch.on{border-color:var(--c)}' +
+    '.ch{font-size:12px;padding:1px 7px;border:1px solid var(--bd);border-radius:10px;background:var(--bg)}.ch.on{border-color:var(--c);background:var(--c2);color:var(--ink2)}' +
     '.rp{display:flex;gap:2px;padding:4px;margin-top:2px;border:1px solid var(--bd);border-radius:10px;background:var(--bg);box-shadow:0 2px 8px rgba(0,0,0,.15)}' +
     '.rp button,.em button{font-size:20px;width:34px;height:34px;border-radius:6px}.rp button:hover,.em button:hover{background:var(--th)}' +
     '.ty{padding:0 14px 6px;font-size:12px;color:var(--mu);font-style:italic}' +
     '.q{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}' +
-    '.q button{border:1px solid var(--c);color:var(--c);border-radius:16px;padding:5px 12px;font-size:13px}' +
+    '.q button{border:1px solid var(--c);color:var(--ink2);background:var(--c2);border-radius:16px;padding:5px 12px;font-size:13px}' +
     '.nt{margin:0 12px 8px;padding:6px 10px;border-radius:8px;background:#fee2e2;color:#991b1b;font-size:12px}' +
     'progress{display:block;width:100%;height:4px}' +
     '.em{display:grid;grid-template-columns:repeat(7,1fr);padding:6px;border-top:1px solid var(--bd);max-height:160px;overflow-y:auto}' +
@@ -239,6 +249,7 @@
   } catch (e) { root.appendChild(h('style', { text: STYLE })); }
   root.appendChild(wrap);
 
+  emojiBtn.setAttribute('aria-expanded', false);
   on(wrap, 'keydown', function (e) {
     if (e.key !== 'Escape' || !isOpen) return;
     if (!emojis.hidden) { emojis.hidden = true; emojiBtn.focus(); } else toggle(false);
@@ -301,10 +312,10 @@
   }
   function pick(k) { return cfg[k] != null && cfg[k] !== '' ? cfg[k] : srv[k]; }  // the page's own config wins
   function applySettings() {
-    var c = color(pick('color')) || '#4f46e5', c2 = color(srv.secondaryColor || cfg.secondaryColor) || c;
+    var c = color(pick('color')) || '#4f46e5', c2 = color(srv.secondaryColor || cfg.secondaryColor) || '#eef2ff';
     var pos = pick('position') === 'left' ? 'left' : 'right', sz = pick('size'), g = srv.greeting;
     wrap.className = 'w ' + pos + ' ' + (/^(compact|large)$/.test(sz) ? sz : 'standard') + (isOpen ? ' open' : '');
-    wrap.style.setProperty('--c', c); wrap.style.setProperty('--c2', c2); wrap.style.setProperty('--ink', ink(c));
+    wrap.style.setProperty('--c', c); wrap.style.setProperty('--c2', c2); wrap.style.setProperty('--ink', ink(c)); wrap.style.setProperty('--ink2', ink(c2));
     greetEl.textContent = '';
     greetEl.hidden = !g;
     if (g) greetEl.appendChild(body({ text: String(g) }));
@@ -324,7 +335,8 @@
     var raw = (agent && agent.avatarUrl) || srv.agentAvatarUrl, pic = raw && safeUrl(raw);
     agentEl.textContent = name;
     avatar.textContent = '';
-    avatar.appendChild(pic ? h('img', { src: pic, alt: '' }) : doc.createTextNode(name.charAt(0).toUpperCase()));
+    avatar.appendChild(doc.createTextNode(name.charAt(0).toUpperCase()));
+    if (pic) avatar.appendChild(on(h('img', { src: pic, alt: '' }), 'error', function () { this.remove(); }));
     var st = !business.open ? 'closed' : online > 0 ? 'online' : 'away';
     statusEl.setAttribute('data-state', st);
     statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1)) : t(st);
@@ -339,7 +351,7 @@
   function body(m) {
     var b = h('div', { 'class': 'b' }), a = m.attachment, url, th;
     if (a && typeof a === 'object') {
-      url = safeUrl(a.url); th = a.thumbUrl && safeUrl(a.thumbUrl);
+      url = fileUrl(a.url); th = a.thumbUrl && fileUrl(a.thumbUrl);
       b.appendChild(th && /^image\//.test(a.mime || '')
         ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' }, [h('img', { src: th, alt: String(a.name || t('file')) })])
         : h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', download: '', 'data-chatiq': 'attachment' },
@@ -448,7 +460,10 @@
     }
   }
   function unlockAudio() {  // browsers only allow audio after a user gesture
-    try { audio = audio || new (W.AudioContext || W.webkitAudioContext)(); audio.resume(); } catch (e) { audio = null; }
+    try {
+      audio = audio || new (W.AudioContext || W.webkitAudioContext)();
+      audio.resume().catch(function () {});
+    } catch (e) { audio = null; }
   }
   function beep() {
     if (!audio) return;
@@ -499,7 +514,7 @@
     if (it.attachmentId) d.attachmentId = it.attachmentId;
     // An ack that never comes means a half-open socket: drop it, reconnect, resend the same clientId.
     inflightT = setTimeout(function () { if (inflight === it && sock) sock.close(); }, 15000);
-    send('visitor:message', d, function (err, res) {
+    var sent = send('visitor:message', d, function (err, res) {
       clearTimeout(inflightT); inflight = null;
       if (err && /^(rate_limited|not_joined)$/.test(err.code)) return setTimeout(flush, 2000);
       done(it.clientId);
@@ -508,12 +523,14 @@
       if (!err) upsert(res.message);
       flush();
     });
+    if (!sent) { clearTimeout(inflightT); inflight = null; }  // socket closing: the next session resends
   }
   function upload(f) {
     if (!f || features.uploads !== true) return;
     if (f.size > MAX_FILE) return note(t('tooBig'));
     var x = new XMLHttpRequest(), fd = new FormData();
-    fd.append('file', f); fd.append('siteKey', siteKey); fd.append('visitorToken', token || '');
+    fd.append('siteKey', siteKey); fd.append('visitorToken', token || '');  // the server reads these first
+    fd.append('file', f);
     bar.value = 0; bar.hidden = false;
     x.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = e.loaded / e.total; };
     x.onloadend = function () {
@@ -619,6 +636,7 @@
       case 'error':
         cb = f.ref && refs[f.ref];
         if (cb) { delete refs[f.ref]; f.type === 'ack' ? cb(null, d) : cb(d); }
+        else if (f.type === 'error' && !joined && sock) sock.close();  // join refused (e.g. rate_limited): back off
         else if (f.type === 'error') console.debug('ChatIQ:', d.code, d.message);
         break;
       case 'admin:message':

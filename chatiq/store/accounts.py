@@ -103,3 +103,20 @@ async def set_password(pool, user_id: int, password_hash: str) -> None:
     await db.fetchone(
         pool, "UPDATE users SET password_hash = %(h)s, token_version = token_version + 1"
               " WHERE id = %(id)s RETURNING id", {"h": password_hash, "id": user_id})
+
+
+async def set_role(pool, org_id: int, user_id: int, role: str) -> User:
+    """Change a colleague's role; the organization always keeps at least one OWNER."""
+    async with db.transaction(pool) as cur:
+        # Lock the organization's users so two demotions cannot race past the check.
+        await cur.execute("SELECT id, role FROM users WHERE org_id = %(org)s FOR UPDATE",
+                          {"org": org_id})
+        members = {r["id"]: r["role"] for r in await cur.fetchall()}
+        if user_id not in members:
+            raise db.NotFound("user not found")
+        owners = [uid for uid, r in members.items() if r == "OWNER"]
+        if role != "OWNER" and owners == [user_id]:
+            raise db.Conflict("the organization needs at least one owner")
+        await cur.execute(f"UPDATE users SET role = %(r)s WHERE id = %(id)s"
+                          f" RETURNING {_USER_COLUMNS}", {"r": role, "id": user_id})
+        return _user(await cur.fetchone())

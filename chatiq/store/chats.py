@@ -45,6 +45,21 @@ def _access(user: User) -> dict:
     return {"org": user.org_id, "owner": user.is_owner, "uid": user.id}
 
 
+# The LISTEN/NOTIFY channel other processes hear stored messages on (ids only).
+EVENTS_CHANNEL = "chatiq_events"
+
+
+async def notify_stored(cur, node: str | None, pairs: list[tuple[int, int]],
+                        new_chat: int | None = None) -> None:
+    """Queue one NOTIFY naming stored messages by (chat id, seq), and a chat they
+    created, in the current transaction: it is sent only if it commits (bus.py)."""
+    payload = {"n": node, "m": pairs}
+    if new_chat is not None:
+        payload["c"] = new_chat
+    await cur.execute("SELECT pg_notify(%(ch)s, %(p)s)",
+                      {"ch": EVENTS_CHANNEL, "p": json.dumps(payload, separators=(",", ":"))})
+
+
 @dataclass(frozen=True)
 class Posted:
     """What storing a message did."""
@@ -70,7 +85,8 @@ async def _existing(cur, author_kind: str, author_id: int, client_id: str | None
 
 
 async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
-                  client_id: str | None, text: str, attachment_id: str | None) -> dict:
+                  client_id: str | None, text: str, attachment_id: str | None,
+                  node: str | None, new_chat: bool = False) -> dict:
     # The UPDATE takes the chat's row lock: writers of one chat queue here, so seq
     # is assigned in commit order and a rollback leaves no gap.
     await cur.execute(
@@ -96,15 +112,20 @@ async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
     row = await cur.fetchone()
     if row is None:
         raise _Duplicate()
+    await notify_stored(cur, node, [(chat_id, seq)], chat_id if new_chat else None)
     await cur.execute(MESSAGE_SELECT + " WHERE m.id = %(id)s", {"id": row["id"]})
     return await cur.fetchone()
 
 
 async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id: str | None,
-                               text: str, attachment_id: str | None = None) -> Posted:
+                               text: str, attachment_id: str | None = None,
+                               node: str | None = None) -> Posted:
     """Store a visitor's message, creating or reopening their chat as needed."""
     try:
         async with db.transaction(pool) as cur:
+            # The visitor's row lock makes two tabs' first messages share one chat.
+            await cur.execute("SELECT id FROM visitors WHERE id = %(v)s FOR UPDATE",
+                              {"v": visitor_id})
             found = await _existing(cur, "visitor", visitor_id, client_id)
             if found is not None:
                 return Posted(found, created=False)
@@ -126,7 +147,7 @@ async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id
                     reopened = True
             message = await _insert(cur, chat_id=chat_id, author_kind="visitor",
                                     author_id=visitor_id, client_id=client_id, text=text,
-                                    attachment_id=attachment_id)
+                                    attachment_id=attachment_id, node=node, new_chat=created)
             return Posted(message, True, chat_created=created, chat_reopened=reopened)
     except (_Duplicate, db.NotFound):
         return await _lost_race(pool, "visitor", visitor_id, client_id)
@@ -134,7 +155,7 @@ async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id
 
 async def post_message(pool, *, chat_id: int, author_kind: str, author_id: int | None,
                        client_id: str | None, text: str,
-                       attachment_id: str | None = None) -> Posted:
+                       attachment_id: str | None = None, node: str | None = None) -> Posted:
     """Store an operator's, bot's or system message in an existing chat."""
     try:
         async with db.transaction(pool) as cur:
@@ -144,7 +165,7 @@ async def post_message(pool, *, chat_id: int, author_kind: str, author_id: int |
                     return Posted(found, created=False)
             message = await _insert(cur, chat_id=chat_id, author_kind=author_kind,
                                     author_id=author_id, client_id=client_id, text=text,
-                                    attachment_id=attachment_id)
+                                    attachment_id=attachment_id, node=node)
             return Posted(message, True)
     except (_Duplicate, db.NotFound):
         return await _lost_race(pool, author_kind, author_id, client_id)
@@ -319,3 +340,60 @@ async def chat_of_message(pool, message_id: int | None) -> int:
     if row is None:
         raise db.NotFound("message not found")
     return row["chat_id"]
+
+
+async def insert_message(cur, *, chat_id: int, author_kind: str, text: str,
+                         node: str | None = None) -> dict:
+    """Store a server-authored (bot or system) message inside the caller's transaction,
+    so it commits together with whatever made it due (an auto-reply's once-only mark)."""
+    return await _insert(cur, chat_id=chat_id, author_kind=author_kind, author_id=None,
+                         client_id=None, text=text, attachment_id=None, node=node)
+
+
+async def delete_chats(pool, *, chat_id: int | None = None, site_id: int | None = None,
+                       idle_days: int | None = None) -> list[str]:
+    """Delete one chat, or a site's chats idle for `idle_days` (retention), with their messages
+    and attachments. Returns the attachments' sha256s so the caller can release the blobs."""
+    if chat_id is None and (site_id is None or idle_days is None):
+        raise ValueError("delete_chats needs chat_id, or site_id with idle_days")
+    params = {"c": chat_id, "s": site_id, "d": idle_days}
+    async with db.transaction(pool) as cur:
+        # Lock the chats first: a message being stored in one waits, then finds it gone.
+        await cur.execute(
+            "SELECT id FROM chats WHERE (%(c)s::bigint IS NULL OR id = %(c)s)"
+            " AND (%(s)s::bigint IS NULL OR (site_id = %(s)s"
+            "      AND updated_at < now() - make_interval(days => %(d)s)))"
+            " ORDER BY id FOR UPDATE", params)
+        ids = [r["id"] for r in await cur.fetchall()]
+        if not ids:
+            return []
+        await cur.execute("DELETE FROM attachments WHERE chat_id = ANY(%(ids)s) RETURNING sha256",
+                          {"ids": ids})
+        shas = [r["sha256"] for r in await cur.fetchall()]
+        await cur.execute("DELETE FROM chats WHERE id = ANY(%(ids)s)", {"ids": ids})
+        return shas
+
+
+# MESSAGE_SELECT plus the chat's site, for fan-out in another process.
+_MESSAGE_WITH_SITE = MESSAGE_SELECT.replace(
+    "SELECT ", "SELECT (SELECT site_id FROM chats sc WHERE sc.id = m.chat_id) AS site_id, ", 1)
+
+
+async def messages_by_pairs(pool, pairs: list[tuple[int, int]]) -> list[dict]:
+    """Messages named by (chat id, seq), in seq order per chat."""
+    return await db.fetchall(
+        pool, _MESSAGE_WITH_SITE +
+        " WHERE (m.chat_id, m.seq) IN (SELECT * FROM unnest(%(c)s::bigint[], %(s)s::int[]))"
+        " ORDER BY m.chat_id, m.seq",
+        {"c": [c for c, _ in pairs], "s": [s for _, s in pairs]})
+
+
+async def messages_since(pool, since_epoch: float, *, chat_ids: list[int],
+                         site_ids: list[int], limit: int = 20_000) -> list[dict]:
+    """Messages stored since a moment in the given chats or sites, in seq order per chat."""
+    return await db.fetchall(
+        pool, _MESSAGE_WITH_SITE +
+        " WHERE m.created_at >= to_timestamp(%(t)s) AND (m.chat_id = ANY(%(c)s)"
+        " OR m.chat_id IN (SELECT id FROM chats WHERE site_id = ANY(%(s)s)))"
+        " ORDER BY m.chat_id, m.seq LIMIT %(limit)s",
+        {"t": since_epoch, "c": chat_ids, "s": site_ids, "limit": limit})

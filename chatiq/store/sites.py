@@ -132,3 +132,14 @@ async def save_widget_settings(pool, site_id: int, changes: dict) -> dict:
         " updated_at = now() RETURNING settings",
         {"s": site_id, "c": json.dumps(changes)})
     return dict(row["settings"])
+
+
+async def site_operator_map(pool, org_id: int) -> dict[int, set[int]]:
+    """Site id → ids of the OPERATORs given that site, for one organization."""
+    rows = await db.fetchall(
+        pool, "SELECT so.site_id, so.user_id FROM site_operators so JOIN sites s"
+              " ON s.id = so.site_id WHERE s.org_id = %(org)s", {"org": org_id})
+    found: dict[int, set[int]] = {}
+    for row in rows:
+        found.setdefault(row["site_id"], set()).add(row["user_id"])
+    return found

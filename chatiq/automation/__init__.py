@@ -1,0 +1,40 @@
+"""Auto-replies, business hours and analytics: the chat answers itself when nobody can.
+
+`setup_automation(app)` installs the engine at `keys.AUTOMATION` for the app's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from chatiq import keys
+from chatiq.automation.clock import Clock, SystemClock
+from chatiq.automation.engine import Automation
+from chatiq.panel.automation_pages import setup_automation_pages
+
+# The engine's clock; tests set a ManualClock here before the app starts.
+CLOCK = web.AppKey("automation_clock", Clock)
+
+
+def setup_automation(app: web.Application) -> None:
+    """The engine for the app's lifetime, and the panel's automation pages.
+
+    Call after the database's cleanup context (the engine needs the pool) and before
+    the panel's routes (the pages replace its placeholders).
+    """
+    app.cleanup_ctx.append(_automation)
+    setup_automation_pages(app)
+
+
+async def _automation(app: web.Application) -> AsyncIterator[None]:
+    # Messages it stores name this process, so the bus does not deliver them here twice.
+    engine = Automation(app[keys.POOL], app[keys.HUB], app.get(CLOCK) or SystemClock(),
+                        node=app.get(keys.NODE))
+    await engine.start()
+    app[keys.AUTOMATION] = engine
+    try:
+        yield
+    finally:
+        await engine.close()

@@ -1,0 +1,229 @@
+"""The automation engine: auto-replies and business-hours status for every site.
+
+The sockets tell it about stored messages; it answers with bot messages (stored once
+per occurrence, see store/automation.fire) and keeps one timer per site for the next
+open/closed flip plus one per waiting delayed rule. Timers live in the database, so a
+restart rebuilds them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from chatiq import fanout, protocol
+from chatiq.automation import hours as hours_mod
+from chatiq.automation.clock import Clock, Timer
+from chatiq.hub import Hub
+from chatiq.store import automation as store
+from chatiq.store import sites
+from chatiq.store.chats import Posted
+
+log = logging.getLogger(__name__)
+
+_ALWAYS_OPEN = hours_mod.Status(True, None, None)
+# On shutdown, how long answers already being stored may take to finish.
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+class Automation:
+    def __init__(self, pool, hub: Hub, clock: Clock, *, node: str | None = None):
+        self.pool = pool
+        self.node = node  # this process, as named in stored messages' NOTIFY
+        self.hub = hub
+        self.clock = clock
+        # site id → that site's hours, for every site whose hours are enabled
+        self.hours: dict[int, hours_mod.Hours] = {}
+        # site id → the status last computed (and pushed) for it
+        self.status: dict[int, hours_mod.Status] = {}
+        # site id → the timer for that site's next open/closed flip
+        self.flip_timers: dict[int, Timer] = {}
+        # (rule id, chat id) → the timer of a delayed auto-reply waiting in that chat
+        self.reply_timers: dict[tuple[int, int], Timer] = {}
+        # tasks answering visitor messages heard but not yet answered
+        self.busy: set[asyncio.Task] = set()
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        for row in await store.enabled_hours_rows(self.pool):
+            self._set_hours(row["site_id"], hours_mod.hours_from_row(row), announce=False)
+        for pending in await store.pending_timers(self.pool):
+            self._schedule_reply(pending.rule_id, pending.chat_id, pending.site_id,
+                                 pending.occurrence, pending.operator_seq, pending.due_at)
+        log.info("automation: %d sites with hours, %d waiting auto-replies",
+                 len(self.hours), len(self.reply_timers))
+
+    async def close(self) -> None:
+        if self.busy:  # answers being stored finish; a stuck database does not hold us
+            await asyncio.wait(list(self.busy), timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in list(self.busy):
+                task.cancel()
+        for timer in [*self.flip_timers.values(), *self.reply_timers.values()]:
+            timer.cancel()
+        self.flip_timers.clear()
+        self.reply_timers.clear()
+        await self.clock.close()
+
+    # --- business hours ---
+
+    async def business_status(self, site_id: int) -> dict:
+        """{open, nextOpenAt} now; a site without enabled hours is always open."""
+        hours = self.hours.get(site_id)
+        if hours is None:
+            return {"open": True, "nextOpenAt": None}
+        return hours_mod.status_at(hours, self.clock.now()).as_json()
+
+    async def is_open(self, site_id: int) -> bool:
+        return (await self.business_status(site_id))["open"]
+
+    def hours_changed(self, site_id: int, hours: hours_mod.Hours) -> None:
+        """New hours were saved: re-time the flips and tell open widgets if it changed."""
+        self._set_hours(site_id, hours, announce=True)
+
+    def _set_hours(self, site_id: int, hours: hours_mod.Hours, *, announce: bool) -> None:
+        timer = self.flip_timers.pop(site_id, None)
+        if timer is not None:
+            timer.cancel()
+        before = self.status.pop(site_id, _ALWAYS_OPEN)
+        if hours.enabled:
+            self.hours[site_id] = hours
+            after = self._retime(site_id, self.clock.now())
+        else:
+            self.hours.pop(site_id, None)
+            after = _ALWAYS_OPEN
+        if announce:
+            self._announce_change(site_id, before, after, relay=True)
+
+    def _retime(self, site_id: int, at) -> hours_mod.Status:
+        """The site's status at `at`, remembered, with a timer set for its next flip."""
+        status = hours_mod.status_at(self.hours[site_id], at)
+        self.status[site_id] = status
+        if status.changes_at is not None:
+            when = status.changes_at
+            self.flip_timers[site_id] = self.clock.call_at(when, lambda: self._flip(site_id, when))
+        return status
+
+    async def _flip(self, site_id: int, when) -> None:
+        """The scheduled instant of a flip: a timer that woke a hair early still counts."""
+        self.flip_timers.pop(site_id, None)
+        if site_id not in self.hours:
+            return
+        before = self.status.get(site_id, _ALWAYS_OPEN)
+        after = self._retime(site_id, max(when, self.clock.now()))
+        self._announce_change(site_id, before, after)
+
+    def _announce_change(self, site_id: int, before: hours_mod.Status,
+                         after: hours_mod.Status, *, relay: bool = False) -> None:
+        if (before.open, before.next_open_at) != (after.open, after.next_open_at):
+            self._announce(site_id, after, relay=relay)
+
+    def _announce(self, site_id: int, status: hours_mod.Status, *, relay: bool) -> None:
+        """relay: also to other processes' widgets, for a change saved here; a timed
+        flip is announced by every process to its own widgets."""
+        self.hub.to_site_visitors(site_id, protocol.encode("business:status", status.as_json()),
+                                  relay=relay)
+
+    # --- auto-replies ---
+
+    async def visitor_message(self, site: sites.Site, posted: Posted) -> None:
+        """A visitor's message was stored and fanned out: answer it if a rule says so.
+
+        The answer is worked out in a task, so the visitor's ack is not held up and
+        arrives before the auto-reply.
+        """
+        task = asyncio.get_running_loop().create_task(self._visitor_message(site, posted))
+        self.busy.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.busy.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("automation failed for a visitor message", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait until the answers to messages already heard are stored and sent."""
+        while self.busy:
+            await asyncio.gather(*list(self.busy), return_exceptions=True)
+
+    async def _visitor_message(self, site: sites.Site, posted: Posted) -> None:
+        message = posted.message
+        chat_id = message["chat_id"]
+        if posted.chat_created and await store.store_greeting(self.pool, site.id):
+            await self._welcome(site.id, chat_id)
+        rules = await store.rules_for_site(self.pool, site.id, enabled_only=True)
+        rules = [r for r in rules if r.matches(message["text"])]
+        if not rules:
+            return
+        operator_seq = await store.last_operator_seq(self.pool, chat_id)
+        if operator_seq > message["seq"]:
+            return  # the team answered before we got to it
+        offline = None
+        for rule in rules:
+            if rule.trigger == "first_message":
+                if not posted.chat_created:
+                    continue
+                occurrence = "first"
+            elif rule.trigger == "offline":
+                if offline is None:
+                    offline = (not await self.is_open(site.id)
+                               or self.hub.operators_online(site.id) == 0)
+                if not offline:
+                    continue
+                occurrence = f"after:{operator_seq}"
+            else:  # keyword, no_reply: once between two replies of the team
+                occurrence = f"after:{operator_seq}"
+            if rule.trigger == "no_reply" or rule.delay_seconds > 0:
+                await self._wait(rule, chat_id, site.id, occurrence, operator_seq)
+            else:
+                await self._fire(site.id, chat_id, occurrence, rule_id=rule.id)
+
+    async def operator_message(self, site_id: int, posted: Posted) -> None:
+        """The team answered: every auto-reply waiting in this chat is off."""
+        try:
+            chat_id = posted.message["chat_id"]
+            for rule_id in await store.drop_chat_timers(self.pool, chat_id):
+                timer = self.reply_timers.pop((rule_id, chat_id), None)
+                if timer is not None:
+                    timer.cancel()
+        except Exception:
+            log.exception("automation failed for an operator message in site %s", site_id)
+
+    async def _welcome(self, site_id: int, chat_id: int) -> None:
+        greeting = (await sites.widget_settings(self.pool, site_id)).get("greeting")
+        if not greeting or not greeting.strip():
+            return
+        posted = await store.fire(self.pool, chat_id=chat_id, occurrence="welcome", text=greeting,
+                                  node=self.node)
+        if posted is not None:  # a bot message like any other, here and on other processes
+            fanout.message_posted(self.hub, site_id, posted, sender=None)
+
+    async def _wait(self, rule: store.Rule, chat_id: int, site_id: int, occurrence: str,
+                    operator_seq: int) -> None:
+        if await store.already_fired(self.pool, rule.id, chat_id, occurrence):
+            return
+        due = self.clock.now() + timedelta(seconds=rule.delay_seconds)
+        if await store.add_timer(self.pool, rule_id=rule.id, chat_id=chat_id,
+                                 occurrence=occurrence, operator_seq=operator_seq, due_at=due):
+            self._schedule_reply(rule.id, chat_id, site_id, occurrence, operator_seq, due)
+
+    def _schedule_reply(self, rule_id: int, chat_id: int, site_id: int, occurrence: str,
+                        operator_seq: int, due) -> None:
+        async def due_now() -> None:
+            self.reply_timers.pop((rule_id, chat_id), None)
+            await self._fire(site_id, chat_id, occurrence, rule_id=rule_id,
+                             timer_operator_seq=operator_seq)
+
+        old = self.reply_timers.pop((rule_id, chat_id), None)
+        if old is not None:
+            old.cancel()
+        self.reply_timers[(rule_id, chat_id)] = self.clock.call_at(due, due_now)
+
+    async def _fire(self, site_id: int, chat_id: int, occurrence: str, *, rule_id: int,
+                    timer_operator_seq: int | None = None) -> None:
+        posted = await store.fire(self.pool, chat_id=chat_id, occurrence=occurrence,
+                                  rule_id=rule_id, timer_operator_seq=timer_operator_seq,
+                                  node=self.node)
+        if posted is not None:
+            fanout.message_posted(self.hub, site_id, posted, sender=None)

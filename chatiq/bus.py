@@ -1,0 +1,228 @@
+"""Cross-process fan-out through PostgreSQL LISTEN/NOTIFY: no broker but the database.
+
+Stored messages travel as (chat, seq) ids, one NOTIFY per committed batch; each
+process loads them and hands them to its own peers. Ephemeral events (typing,
+settings, chat updates) travel as their encoded frame; presence as a periodic
+report per process. A process that loses its LISTEN connection reconnects and
+replays from the database every message it may have missed, skipping what it
+already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+
+import aiopg
+import psycopg2
+
+from chatiq import fanout
+from chatiq.hub import Hub
+from chatiq.store import chats as chat_store
+from chatiq.store.chats import EVENTS_CHANNEL, Posted
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 7900          # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+HEARTBEAT_SECONDS = 5.0     # how soon a dead LISTEN connection is noticed
+PRESENCE_SECONDS = 5.0      # how often each process reports its operators
+PRESENCE_TTL = 15.0         # a process silent this long is taken as gone
+REPLAY_MARGIN_SECONDS = 5.0  # messages' created_at is their transaction's start, not commit
+
+
+class Bus:
+    def __init__(self, hub: Hub, pool, dsn: str, node: str):
+        self.hub = hub
+        self.pool = pool
+        self.dsn = dsn
+        self.node = node
+        self._outbox: deque[str] = deque()   # payloads waiting to be NOTIFY'd, in order
+        self._wake = asyncio.Event()
+        self._presence_due = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        # node → when its last presence report arrived (monotonic)
+        self._nodes_seen: dict[str, float] = {}
+        self._last_ok: float | None = None  # database clock at the last healthy heartbeat
+        self.connected = asyncio.Event()    # set while LISTEN is up (tests wait on it)
+        self.replays = 0
+
+    async def start(self) -> None:
+        self.hub.relay = self.publish
+        self._tasks = [asyncio.create_task(self._listen_loop()),
+                       asyncio.create_task(self._publish_loop()),
+                       asyncio.create_task(self._presence_loop())]
+
+    async def stop(self) -> None:
+        self.hub.relay = None
+        try:
+            await self._notify([json.dumps({"n": self.node, "t": "bye"})])
+        except Exception:  # the database may be gone already; others expire us by TTL
+            pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- sending ---
+
+    def publish(self, route: str, key: int, text: str) -> None:
+        """Hub relay hook: queue an ephemeral event for the other processes."""
+        if route == "presence":
+            self._presence_due.set()
+            return
+        payload = json.dumps({"n": self.node, "r": route, "k": key, "f": text},
+                             ensure_ascii=False, separators=(",", ":"))
+        if len(payload.encode()) > MAX_PAYLOAD:
+            log.warning("not relaying a %d-byte %s event: too large for NOTIFY", len(payload), route)
+            return
+        self._outbox.append(payload)
+        self._wake.set()
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(100, len(self._outbox)))]
+                try:
+                    await self._notify(batch)
+                except Exception:
+                    # Ephemeral (typing, presence): a lost one is superseded by the next.
+                    log.warning("could not relay %d events to other processes", len(batch))
+
+    async def _notify(self, payloads: list[str]) -> None:
+        async with self.pool.acquire() as conn:
+            async with conn.cursor() as cur:
+                for payload in payloads:
+                    await cur.execute("SELECT pg_notify(%(ch)s, %(p)s)",
+                                      {"ch": EVENTS_CHANNEL, "p": payload})
+
+    async def _presence_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._presence_due.wait(), PRESENCE_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            self._presence_due.clear()
+            report = {str(u): [status, sorted(sites)]
+                      for u, (status, sites) in self.hub.local_presence().items()}
+            self._outbox.append(json.dumps({"n": self.node, "t": "p", "o": report},
+                                           separators=(",", ":")))
+            self._wake.set()
+            now = time.monotonic()
+            for node, seen in list(self._nodes_seen.items()):
+                if now - seen > PRESENCE_TTL:
+                    del self._nodes_seen[node]
+                    self._presence_changed(node, None)
+
+    # --- receiving ---
+
+    async def _listen_loop(self) -> None:
+        backoff = 0.1
+        lost_since: float | None = None
+        while True:
+            conn = None
+            try:
+                # Named so an operator (or a test) can find and cut it in pg_stat_activity.
+                conn = await aiopg.connect(self.dsn, timeout=10,
+                                           application_name=f"chatiq-listen-{self.node}")
+                cur = await conn.cursor()
+                await cur.execute("LISTEN " + EVENTS_CHANNEL)  # a constant, not input
+                await self._heartbeat(cur)
+                if lost_since is not None:
+                    await self.replay(lost_since - REPLAY_MARGIN_SECONDS)
+                    lost_since = None
+                self.connected.set()
+                backoff = 0.1
+                await self._receive(conn, cur)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost, database down
+                self.connected.clear()
+                if lost_since is None and self._last_ok is not None:
+                    lost_since = self._last_ok
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(5.0, backoff * 2)
+            finally:
+                if conn is not None and not conn.closed:
+                    await conn.close()
+
+    async def _receive(self, conn, cur) -> None:
+        # asyncio.wait rather than wait_for: cancelling wait_for waits for aiopg's
+        # queue getter to finish cancelling, which it never does, and shutdown hangs.
+        getter = None
+        try:
+            while True:
+                if getter is None:
+                    getter = asyncio.ensure_future(conn.notifies.get())
+                done, _ = await asyncio.wait({getter}, timeout=HEARTBEAT_SECONDS)
+                if not done:
+                    await self._heartbeat(cur)
+                    continue
+                note, getter = getter.result(), None
+                await self._on_notify(note.payload)
+        finally:
+            if getter is not None:
+                getter.cancel()
+
+    async def _heartbeat(self, cur) -> None:
+        await cur.execute("SELECT extract(epoch FROM now())::float8 AS t")
+        row = await cur.fetchone()
+        self._last_ok = row[0] if isinstance(row, tuple) else row["t"]
+
+    async def _on_notify(self, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        node = event.get("n")
+        if node == self.node:
+            return
+        if "m" in event:
+            await self._deliver_messages([tuple(p) for p in event["m"]], event.get("c"))
+        elif "r" in event:
+            self.hub.deliver(event["r"], int(event["k"]), event["f"])
+        elif event.get("t") == "p":
+            self._nodes_seen[node] = time.monotonic()
+            operators = {int(u): (status, frozenset(sites))
+                         for u, (status, sites) in event.get("o", {}).items()}
+            self._presence_changed(node, operators)
+        elif event.get("t") == "bye":
+            self._nodes_seen.pop(node, None)
+            self._presence_changed(node, None)
+
+    def _presence_changed(self, node: str, operators) -> None:
+        before = dict(self.hub.remote_operators.get(node, {}))
+        affected = self.hub.set_remote_presence(node, operators)
+        if affected:
+            fanout.remote_presence_changed(self.hub, before, operators or {}, affected)
+
+    async def _deliver_messages(self, pairs: list[tuple[int, int]], new_chat: int | None) -> None:
+        if not (self.hub.chat_visitors or self.hub.site_operators):
+            return  # nobody here to tell
+        if new_chat is not None:
+            row = await chat_store.chat_row(self.pool, int(new_chat))
+            if row is not None:
+                fanout.chat_new(self.hub, row)
+        fresh = [p for p in pairs if p not in self.hub.delivered]
+        if fresh:
+            self._fan_out(await chat_store.messages_by_pairs(self.pool, fresh))
+
+    def _fan_out(self, rows: list[dict]) -> None:
+        for row in rows:
+            if row["author_kind"] == "visitor":
+                # This process's tabs of the visitor join a chat created elsewhere.
+                self.hub.attach_chat(row["author_id"], row["chat_id"])
+            fanout.message_posted(self.hub, row["site_id"], Posted(row, True), sender=None)
+
+    async def replay(self, since_epoch: float) -> None:
+        """Deliver what was stored since `since_epoch` in chats someone here watches."""
+        rows = await chat_store.messages_since(
+            self.pool, since_epoch, chat_ids=list(self.hub.chat_visitors),
+            site_ids=list(self.hub.site_operators))
+        self.replays += 1
+        self._fan_out(rows)
+        log.info("replayed %d messages after a LISTEN reconnect", len(rows))

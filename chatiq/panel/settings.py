@@ -1,0 +1,59 @@
+"""Widget settings of one site, with a live preview; a save restyles every open widget."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from chatiq import fanout, keys
+from chatiq.api.common import ApiError
+from chatiq.api.sites import SETTINGS, clean_settings
+from chatiq.panel.forms import form_error
+from chatiq.panel.render import render
+from chatiq.panel.sites import owned_site
+from chatiq.protocol import ProtocolError, clean_fields
+from chatiq.store import sites
+from chatiq.wire import settings_object
+
+# Text settings an owner may clear: an empty box means "none", not an empty string.
+_CLEARABLE = ("greeting", "agentName", "agentAvatarUrl")
+
+
+def _from_form(form) -> dict:
+    values = {name: str(form.get(name, "")).strip() for name in
+              ("color", "secondaryColor", "position", "size", "agentName", "agentAvatarUrl")}
+    values["greeting"] = str(form.get("greeting", "")).strip()
+    values["quickReplies"] = [line.strip() for line in str(form.get("quickReplies", "")).splitlines()
+                              if line.strip()]
+    values["showBranding"] = form.get("showBranding") == "on"
+    return values
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    _, site = await owned_site(request)
+    stored = await sites.widget_settings(request.app[keys.POOL], site.id)
+    session = await get_session(request)
+    flash = session.pop("flash", None)
+    return await render(request, "site_settings.html", {
+        "site": site, "s": settings_object(stored),
+        "flash": {"kind": "ok", "key": flash} if flash else None})
+
+
+async def save_settings(request: web.Request) -> web.Response:
+    _, site = await owned_site(request)
+    values = _from_form(await request.post())
+    try:
+        changes = clean_settings(clean_fields(SETTINGS, values))
+    except (ApiError, ProtocolError) as exc:
+        return await render(request, "site_settings.html", {
+            "site": site, "s": {**settings_object({}), **values},
+            "error": await form_error(request, exc, "settings")}, status=422)
+    for name in _CLEARABLE:
+        if changes.get(name) == "":
+            changes[name] = None
+    pool = request.app[keys.POOL]
+    stored = await sites.save_widget_settings(pool, site.id, changes)
+    fanout.settings_changed(request.app[keys.HUB], site.id, settings_object(stored))
+    session = await get_session(request)
+    session["flash"] = "settings.saved"
+    raise web.HTTPFound(f"/admin/sites/{request.match_info['id']}/settings")

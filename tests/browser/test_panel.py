@@ -1,0 +1,179 @@
+"""The operator panel in a real browser (Debian chromium) against the real server.
+
+An operator logs in through the form and answers a visitor whose side is a plain
+WebSocket client; settings saved in the panel reach that visitor's socket at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import recv_until
+
+try:
+    from playwright.async_api import expect
+except ImportError:  # the browser fixture skips, saying why
+    expect = None
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+
+
+@pytest.fixture
+async def browser():
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.skip("playwright not installed: pip install playwright")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("chromium not installed: apt-get install chromium")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+class Console:
+    """Collects what the page complains about: CSP violations, script errors, dialogs."""
+
+    def __init__(self, page):
+        self.problems: list[str] = []
+        page.on("console", lambda m: m.type in ("error", "warning")
+                and self.problems.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        page.on("dialog", lambda d: self.problems.append(f"dialog: {d.message}"))
+
+
+async def _logged_in_page(browser, live_server, email: str, password: str = "correct horse 1"):
+    context = await browser.new_context(viewport={"width": 1400, "height": 860},
+                                        locale="en-GB")
+    page = await context.new_page()
+    console = Console(page)
+    await page.goto(live_server.url + "/admin/login")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url("**/admin/chats")
+    await page.wait_for_selector("#conn-state[data-state=connected]")
+    return page, console
+
+
+async def test_operator_answers_a_visitor_live(browser, live_server):
+    token, user = await live_server.register(email="olena@example.com")
+    site = await live_server.create_site(token, name="Shop")
+    page, console = await _logged_in_page(browser, live_server, "olena@example.com")
+
+    visitor = await live_server.visitor_ws(site["siteKey"], pageUrl="https://shop.example/pricing",
+                                           pageTitle="Pricing", language="uk-UA")
+    await live_server.say(visitor, "Hello! " + XSS)
+    item = page.locator(".chat-item").first
+    await item.wait_for()  # appeared live, through chat:new
+    assert "Hello! " + XSS in await item.locator(".chat-preview").text_content()
+    assert await item.locator(".badge.unread").text_content() == "1"
+
+    await item.locator("a").click()
+    await page.wait_for_url("**/admin/chats/c_*")
+    await page.wait_for_selector("#conn-state[data-state=connected]")
+    first = page.locator("#message-list li.msg-visitor .text").first
+    await first.wait_for()
+    assert await first.text_content() == "Hello! " + XSS  # as text, never as markup
+    assert await page.locator("#message-list img").count() == 0
+
+    await visitor.send_json({"type": "visitor:typing",
+                             "data": {"typing": True, "preview": "Do you ship to Lviv"}})
+    await expect(page.locator("#typing-text")).to_have_text("Do you ship to Lviv")
+    await expect(page.locator("#typing-preview")).to_be_visible()
+
+    await visitor.send_json({"type": "visitor:page",
+                             "data": {"pageUrl": "https://shop.example/cart", "pageTitle": "Cart"}})
+    await expect(page.locator("#visitor-page a")).to_have_text("Cart")
+
+    await page.fill("#reply-text", "Hi! Yes, we do.")
+    await page.press("#reply-text", "Enter")
+    got = await recv_until(visitor, "admin:message")
+    assert got["data"]["message"]["text"] == "Hi! Yes, we do."
+    mine = page.locator("#message-list li.msg-operator:not(.pending)")
+    await mine.first.wait_for()
+
+    await visitor.send_json({"type": "visitor:read", "data": {"seq": got["data"]["message"]["seq"]}})
+    await page.wait_for_selector("#message-list li.msg-operator .receipt.read")
+
+    DOCS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(DOCS / "panel-chats.png"))
+    assert console.problems == []
+    await visitor.close()
+
+
+async def test_saved_settings_reach_an_open_widget(browser, live_server):
+    token, _ = await live_server.register(email="taras@example.com")
+    site = await live_server.create_site(token, name="Bakery")
+    visitor = await live_server.visitor_ws(site["siteKey"])
+    page, console = await _logged_in_page(browser, live_server, "taras@example.com")
+
+    await page.goto(f"{live_server.url}/admin/sites/{site['id']}/settings")
+    await page.locator("input[name=color]").fill("#e11d48")
+    await page.fill("textarea[name=greeting]", "Вітаємо! How can we help?")
+    await page.fill("textarea[name=quickReplies]", "Delivery\nReturns")
+    # The preview follows the form before anything is saved.
+    await expect(page.locator(".w-head")).to_have_css("background-color", "rgb(225, 29, 72)")
+    assert await page.locator("#preview-greeting").text_content() == "Вітаємо! How can we help?"
+    assert await page.locator("#preview-quick span").count() == 2
+
+    await page.click("#settings-form button[type=submit]")
+    update = await recv_until(visitor, "settings:update")
+    assert update["data"]["settings"]["color"] == "#e11d48"
+    assert update["data"]["settings"]["quickReplies"] == ["Delivery", "Returns"]
+    await page.wait_for_selector(".flash.ok")
+    DOCS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(DOCS / "panel-settings.png"), full_page=True)
+    assert console.problems == []
+    await visitor.close()
+
+
+async def test_panel_speaks_ukrainian_after_switching(browser, live_server):
+    await live_server.register(email="iryna@example.com")
+    page, console = await _logged_in_page(browser, live_server, "iryna@example.com")
+    await page.click(".lang-switch button[value=uk]")
+    await page.wait_for_selector("html[lang=uk]")
+    assert await page.locator(".nav a[href='/admin/chats']").text_content() == "Чати"
+    await page.wait_for_selector("#conn-state[data-state=connected]")
+    assert await page.locator("#conn-state").text_content() == "На зв'язку"
+    await page.goto(live_server.url + "/admin/sites")
+    assert await page.locator("h1").text_content() == "Сайти"
+    await asyncio.sleep(0)
+    assert console.problems == []
+
+
+async def test_the_live_view_resumes_after_a_server_restart(browser, live_server, sql):
+    token, _ = await live_server.register(email="maksym@example.com")
+    site = await live_server.create_site(token, name="Shop")
+    visitor = await live_server.visitor_ws(site["siteKey"])
+    first = await live_server.say(visitor, "before the restart")
+    page, console = await _logged_in_page(browser, live_server, "maksym@example.com")
+    await page.goto(f"{live_server.url}/admin/chats/{first['chatId']}")
+    await expect(page.locator("#message-list li.msg-visitor .text")).to_have_text(
+        ["before the restart"])
+
+    await live_server.stop()
+    await expect(page.locator("#conn-state")).to_have_attribute("data-state", "reconnecting")
+    # Stored while the panel was away: only the resubscribe with lastSeq can bring it.
+    chat_id = int(first["chatId"][2:])
+    sql("UPDATE chats SET last_seq = 2 WHERE id = %s", (chat_id,))
+    sql("INSERT INTO messages (chat_id, seq, author_kind, author_id, text)"
+        " SELECT id, 2, 'visitor', visitor_id, 'while you were away' FROM chats WHERE id = %s",
+        (chat_id,))
+    await live_server.start()
+    await expect(page.locator("#message-list li.msg-visitor .text")).to_have_text(
+        ["before the restart", "while you were away"], timeout=15000)
+    await expect(page.locator("#conn-state")).to_have_attribute("data-state", "connected")
+    problems = [p for p in console.problems if "WebSocket" not in p]
+    assert problems == []
+    await visitor.close()
