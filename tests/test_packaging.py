@@ -36,6 +36,22 @@ def test_runtime_files_are_in_the_installed_distribution():
     assert "chatiq/cli.py" in files
 
 
+def test_every_subpackage_is_declared_in_setup_cfg():
+    """A package missing from setup.cfg's list imports from a checkout but not when installed."""
+    declared = set()
+    in_list = False
+    for line in (ROOT / "setup.cfg").read_text().splitlines():
+        if line.startswith("packages ="):
+            in_list = True
+            continue
+        if in_list:
+            if not line.startswith("    "):
+                break
+            declared.add(line.strip())
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "chatiq").rglob("__init__.py")}
+    assert found <= declared, sorted(found - declared)
+
+
 def test_console_script_is_declared():
     eps = metadata.entry_points(group="console_scripts")
     if not any(ep.name == "chatiq" for ep in eps):

@@ -12,20 +12,15 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.automation.clock import Clock, SystemClock
 from chatiq.automation.engine import Automation
-from chatiq.panel.automation_pages import setup_automation_pages
 
 # The engine's clock; tests set a ManualClock here before the app starts.
 CLOCK = web.AppKey("automation_clock", Clock)
 
 
 def setup_automation(app: web.Application) -> None:
-    """The engine for the app's lifetime, and the panel's automation pages.
-
-    Call after the database's cleanup context (the engine needs the pool) and before
-    the panel's routes (the pages replace its placeholders).
-    """
+    """The engine for the app's lifetime; call after the database's cleanup context
+    (the engine needs the pool)."""
     app.cleanup_ctx.append(_automation)
-    setup_automation_pages(app)
 
 
 async def _automation(app: web.Application) -> AsyncIterator[None]:

@@ -386,25 +386,18 @@ def fmt_seconds(value: float | None) -> str:
 
 
 ROUTES = [
-    ("GET", "/admin/automation", automation_page, "panel_automation_page"),
+    ("GET", "/admin/automation", automation_page, "panel_automation"),
     ("POST", "/admin/automation/{site}/rules", create_rule, "panel_rule_create"),
     ("POST", "/admin/automation/{site}/settings", save_greeting_setting,
      "panel_automation_settings"),
     ("POST", "/admin/automation/rules/{id}", update_rule, "panel_rule_update"),
     ("POST", "/admin/automation/rules/{id}/delete", delete_rule, "panel_rule_delete"),
-    ("GET", "/admin/templates", templates_page, "panel_templates_page"),
+    ("GET", "/admin/templates", templates_page, "panel_templates"),
     ("POST", "/admin/templates", create_template, "panel_template_create"),
     ("POST", "/admin/templates/{id}", update_template, "panel_template_update"),
     ("POST", "/admin/templates/{id}/delete", delete_template, "panel_template_delete"),
-    ("GET", "/admin/hours", hours_page, "panel_hours_page"),
+    ("GET", "/admin/hours", hours_page, "panel_hours"),
     ("POST", "/admin/hours/{site}", save_hours, "panel_hours_save"),
-    ("GET", "/admin/analytics", analytics_page, "panel_analytics_page"),
+    ("GET", "/admin/analytics", analytics_page, "panel_analytics"),
     ("GET", "/admin/analytics.csv", analytics_csv, "panel_analytics_csv"),
 ]
-
-
-def setup_automation_pages(app: web.Application) -> None:
-    """Register before the panel's own routes: these take the place of its placeholders
-    for the same paths (the first route registered for a path answers)."""
-    for method, path, handler, name in ROUTES:
-        app.router.add_route(method, path, handler, name=name)

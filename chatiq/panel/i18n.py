@@ -22,7 +22,6 @@ EN = {
     "role.OWNER": "Owner",
     "role.OPERATOR": "Operator",
     "action.save": "Save",
-    "soon.text": "This section is coming soon.",
     # sign in / sign up
     "auth.login": "Log in",
     "auth.logout": "Log out",
@@ -297,7 +296,6 @@ UK = {
     "role.OWNER": "Власник",
     "role.OPERATOR": "Оператор",
     "action.save": "Зберегти",
-    "soon.text": "Цей розділ скоро з'явиться.",
     "auth.login": "Увійти",
     "auth.logout": "Вийти",
     "auth.signup": "Реєстрація",

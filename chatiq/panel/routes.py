@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatiq.panel import account, chats, settings, sites, soon, team
+from chatiq.panel import account, automation_pages, chats, settings, sites, team
 from chatiq.resources import resource_path
-
-# Sections another issue fills in; each gets a "coming soon" page until then.
-COMING_SOON = ("automation", "templates", "hours", "analytics")
 
 ROUTES = [
     ("GET", "/admin", account.index, "panel_index"),
@@ -33,6 +30,7 @@ ROUTES = [
     ("POST", "/admin/team/invite", team.invite, "panel_team_invite"),
     ("POST", "/admin/team/{id}/role", team.set_role, "panel_team_role"),
     ("POST", "/admin/team/{id}/reinvite", team.reinvite, "panel_team_reinvite"),
+    *automation_pages.ROUTES,
 ]
 
 
@@ -40,6 +38,4 @@ def setup_panel_routes(app: web.Application) -> None:
     router = app.router
     for method, path, handler, name in ROUTES:
         router.add_route(method, path, handler, name=name)
-    for section in COMING_SOON:
-        router.add_get(f"/admin/{section}", soon.coming_soon, name=f"panel_{section}")
     router.add_static("/admin/static/", resource_path("admin", "static"), name="admin_static")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from chatiq.panel.routes import COMING_SOON, ROUTES
+from chatiq.panel.routes import ROUTES
 from panel_helpers import browsers, owner  # noqa: F401  (fixtures)
 
 PAGES = ["/admin/chats", "/admin/chats/c_1", "/admin/sites", "/admin/sites/s_1/settings",
-         "/admin/team"] + [f"/admin/{name}" for name in COMING_SOON]
+         "/admin/team", "/admin/automation", "/admin/templates", "/admin/hours",
+         "/admin/analytics"]
 
 
 async def _invite_operator(owner, browsers, email="op@example.com", sites=()):
@@ -48,7 +49,8 @@ async def test_every_write_needs_a_session(browsers, sql):
         if method != "POST" or path in ("/admin/login", "/admin/signup", "/admin/language",
                                         "/admin/logout", "/admin/invite/{token}"):
             continue
-        url = path.replace("{id}", "s_1") if "sites" in path else path.replace("{id}", "u_1")
+        url = path.replace("{site}", "s_1")
+        url = url.replace("{id}", "s_1") if "sites" in path else url.replace("{id}", "u_1")
         resp, _ = await stranger.post(url, {"name": "x", "email": "a@b.cd", "role": "OWNER"})
         assert resp.status == 302 and "/admin/login" in resp.headers["Location"], url
     assert sql("SELECT count(*) FROM sites")[0][0] == 0
