@@ -156,6 +156,18 @@ class Hub:
             self.operator_status.pop(peer.user_id, None)
         return gone
 
+    def set_site_access(self, site_id: int, user_ids: Iterable[int]) -> None:
+        """Who may work on a site changed: open connections follow at once."""
+        allowed = set(user_ids)
+        for user_id, peers in self.operator_peers.items():
+            for peer in peers:
+                if user_id in allowed and site_id not in peer.site_ids:
+                    peer.site_ids = peer.site_ids | {site_id}
+                    _add(self.site_operators, site_id, peer)
+                elif user_id not in allowed and site_id in peer.site_ids:
+                    peer.site_ids = peer.site_ids - {site_id}
+                    _discard(self.site_operators, site_id, peer)
+
     def set_status(self, user_id: int, status: str) -> None:
         if status == "online":
             self.operator_status.pop(user_id, None)

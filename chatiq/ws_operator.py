@@ -21,7 +21,6 @@ class OperatorConnection(Connection):
     def __init__(self, request: web.Request):
         super().__init__(request)
         self.user: accounts.User | None = None
-        self.site_ids: frozenset[int] = frozenset()
         # chat id → site id, for chats this connection was already allowed to touch
         self.known_chats: dict[int, int] = {}
 
@@ -33,19 +32,19 @@ class OperatorConnection(Connection):
             user, ref = await self._auth_frame()
         self.user = user
         site_list = await sites.sites_for(self.pool, user)
-        self.site_ids = frozenset(s.id for s in site_list)
-        came_online = self.hub.add_operator(self.peer, user_id=user.id, site_ids=self.site_ids)
+        came_online = self.hub.add_operator(self.peer, user_id=user.id,
+                                            site_ids=[s.id for s in site_list])
         rows = await chats.chats_for(self.pool, user, limit=200)
         self.send("operator:ready", {
             "operator": {**user_object(user), "status": self.hub.status_of(user.id)},
             "sites": [site_object(s) for s in site_list],
-            "chats": [chat_summary(r) for r in rows],
+            "chats": [self._summary(r) for r in rows],
             "onlineOperators": [make_id("u", u) for u in self.hub.operator_user_ids()
                                 if self.hub.status_of(u) == "online"],
         })
         self.send_ack(ref, {"operatorId": make_id("u", user.id)})
         if came_online:
-            fanout.presence(self.hub, user.id, self.site_ids, self.hub.status_of(user.id))
+            fanout.presence(self.hub, user.id, self.peer.site_ids, self.hub.status_of(user.id))
         return True
 
     async def _auth_frame(self) -> tuple[accounts.User, str | None]:
@@ -78,11 +77,11 @@ class OperatorConnection(Connection):
 
     async def stop(self) -> None:
         if self.hub.remove_operator(self.peer):
-            fanout.presence(self.hub, self.user.id, self.site_ids, "offline")
+            fanout.presence(self.hub, self.user.id, self.peer.site_ids, "offline")
 
     async def _chat(self, chat_ref: str) -> dict:
         row = await chats.chat_for(self.pool, self.user, parse_id("c", chat_ref))
-        if row["site_id"] not in self.site_ids:  # a site given after this socket opened
+        if row["site_id"] not in self.peer.site_ids:  # access changed in another process
             raise NotFound("chat not found")
         self.known_chats[row["id"]] = row["site_id"]
         return row
@@ -95,6 +94,10 @@ class OperatorConnection(Connection):
         row = await self._chat(chat_ref)
         return row["id"], row["site_id"]
 
+    def _summary(self, row: dict) -> dict:
+        """A chat summary plus whether its visitor is connected to this process now."""
+        return {**chat_summary(row), "visitorOnline": self.hub.visitor_online(row["visitor_id"])}
+
     async def on_auth(self, frame: Frame, data: dict) -> dict:
         raise ProtocolError("invalid", "already authenticated", field="token")
 
@@ -104,7 +107,7 @@ class OperatorConnection(Connection):
             messages = await chats.messages_after(self.pool, row["id"], data["lastSeq"])
         else:
             messages = await chats.latest_messages(self.pool, row["id"], self.config.history_limit)
-        return {"chat": chat_summary(row), "messages": [message_object(m) for m in messages]}
+        return {"chat": self._summary(row), "messages": [message_object(m) for m in messages]}
 
     async def on_chat_unsubscribe(self, frame: Frame, data: dict) -> dict:
         await self._chat_site(data["chatId"])
@@ -174,7 +177,7 @@ class OperatorConnection(Connection):
 
     async def on_operator_status(self, frame: Frame, data: dict) -> dict:
         self.hub.set_status(self.user.id, data["status"])
-        fanout.presence(self.hub, self.user.id, self.site_ids, data["status"])
+        fanout.presence(self.hub, self.user.id, self.peer.site_ids, data["status"])
         return {"status": data["status"]}
 
     async def on_message_react(self, frame: Frame, data: dict) -> dict:

@@ -77,3 +77,16 @@ def test_push_wakes_the_writer():
     p = peer()
     p.push("a")
     assert p.woken == [1]
+
+
+def test_site_access_follows_changes():
+    hub = Hub()
+    a, b = peer("operator"), peer("operator")
+    hub.add_operator(a, user_id=1, site_ids=[5])
+    hub.add_operator(b, user_id=2, site_ids=[5])
+    hub.set_site_access(6, [1])
+    hub.set_site_access(5, [2])
+    assert a.site_ids == frozenset({6}) and b.site_ids == frozenset({5})
+    hub.to_site_operators(6, "six")
+    hub.to_site_operators(5, "five")
+    assert list(a.outbox) == ["six"] and list(b.outbox) == ["five"]

@@ -236,3 +236,26 @@ async def test_operator_rate_limit_allows_100_per_second(chat, org):
         if "ref" in frame:
             replies.append(frame["type"])
     assert replies == ["ack"] * 100
+
+
+async def test_a_new_site_reaches_open_operator_sockets(chat, org):
+    """Regression: an operator socket read its sites once, so a site created later
+    stayed invisible until the panel was reloaded."""
+    op = await chat.operator_ws(org["token"])
+    later = await chat.create_site(org["token"], name="Later")
+    v = await chat.visitor_ws(later["siteKey"])
+    m = await chat.say(v, "on the new site")
+    assert (await recv_until(op, "visitor:message"))["data"]["message"]["id"] == m["id"]
+    sub = await request(op, "chat:subscribe", {"chatId": m["chatId"]})
+    assert sub["type"] == "ack" and sub["data"]["chat"]["visitorOnline"] is True
+
+
+async def test_visitor_online_flag_in_summaries(chat, org):
+    v = await chat.visitor_ws(org["site"]["siteKey"])
+    await chat.say(v, "hi")
+    op = await chat.operator_ws(org["token"])
+    assert op.ready["chats"][0]["visitorOnline"] is True
+    await v.close()
+    await recv_until(op, "visitor:offline")
+    op2 = await chat.operator_ws(org["token"])
+    assert op2.ready["chats"][0]["visitorOnline"] is False

@@ -69,7 +69,13 @@ async def create_site(request: web.Request) -> web.Response:
     site = await sites.create_site(pool(request), org_id=user.org_id, name=body["name"],
                                    domain=domain, allowed_origins=origins,
                                    site_key=new_token(18))
+    await share_site(request.app, site)
     return web.json_response({"site": site_object(site)}, status=201)
+
+
+async def share_site(app: web.Application, site) -> None:
+    """Open operator connections of everyone who may work on the site see it now."""
+    app[keys.HUB].set_site_access(site.id, await sites.site_user_ids(app[keys.POOL], site))
 
 
 async def _site(request: web.Request):

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.common import ApiError
-from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origins
+from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origins, share_site
 from chatiq.origins import origin_from_domain
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
@@ -61,6 +61,7 @@ async def create_site(request: web.Request) -> web.Response:
     site = await sites.create_site(
         request.app[keys.POOL], org_id=user.org_id, name=body["name"], domain=domain,
         allowed_origins=[origin_from_domain(domain)] if domain else [], site_key=new_token(18))
+    await share_site(request.app, site)
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
 
 
@@ -105,4 +106,5 @@ async def set_operators(request: web.Request) -> web.Response:
             raise NotFound("user not found")
         chosen.append(uid)
     await sites.set_site_operators(pool, site.id, sorted(set(chosen)))
+    await share_site(request.app, site)
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
