@@ -17,7 +17,6 @@ import time
 from collections import deque
 
 import aiopg
-import psycopg2
 
 from chatiq import fanout
 from chatiq.hub import Hub
@@ -58,7 +57,7 @@ class Bus:
     async def stop(self) -> None:
         self.hub.relay = None
         try:
-            await self._notify([json.dumps({"n": self.node, "t": "bye"})])
+            await asyncio.wait_for(self._notify([json.dumps({"n": self.node, "t": "bye"})]), 2.0)
         except Exception:  # the database may be gone already; others expire us by TTL
             pass
         for task in self._tasks:

@@ -18,6 +18,9 @@ from chatiq.config import Config, ConfigError, load_config
 
 log = logging.getLogger("chatiq")
 
+# Longest a graceful stop may take: sockets get 2 s to close, requests 5 s to finish.
+SHUTDOWN_LIMIT_SECONDS = 20.0
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatiq", description="Self-hosted live chat.")
@@ -127,6 +130,11 @@ async def serve(config: Config) -> int:
     await stop.wait()
     log.info("shutting down: closing sockets, draining, stopping the database")
     # Stops accepting, closes WebSockets with 1001 (on_shutdown), waits for
-    # in-flight requests, then closes the pool (cleanup_ctx).
-    await runner.cleanup()
+    # in-flight requests, then closes the pool (cleanup_ctx). A stuck step must not
+    # keep the process (and the embedded PostgreSQL) alive forever.
+    try:
+        await asyncio.wait_for(runner.cleanup(), SHUTDOWN_LIMIT_SECONDS)
+    except asyncio.TimeoutError:
+        log.error("shutdown took longer than %ss; exiting anyway", SHUTDOWN_LIMIT_SECONDS)
+        return 1
     return 0

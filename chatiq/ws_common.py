@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -112,11 +111,16 @@ class Connection:
             self._close(protocol.CLOSE_TRY_AGAIN_LATER, "send queue overflow"))
 
     async def _close(self, code: int, reason: str) -> None:
+        transport = self.request.transport
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
         except (asyncio.TimeoutError, ConnectionResetError, RuntimeError):
-            if self.request.transport is not None:
-                self.request.transport.close()
+            pass
+        # A peer that stopped reading keeps unsent bytes in our buffer, and a plain
+        # close() would wait for them forever: drop the connection instead.
+        if transport is not None and (not transport.is_closing()
+                                      or transport.get_write_buffer_size() > 0):
+            transport.abort()
 
     # --- frames ---
 
@@ -176,5 +180,3 @@ def _peek_ref(text: str) -> str | None:
     except (ProtocolError, protocol.FrameRefError):
         return None
 
-
-Handler = Callable[[Frame, dict], Awaitable[dict | None]]

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from chatiq import keys
-from conftest import LiveServer, recv, recv_until, request
+from conftest import LiveServer, recv, recv_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,7 @@ async def test_lost_listen_connection_replays_without_gaps_or_duplicates(two, sq
 def _serve(port: int, data_dir: Path, database_url: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "chatiq", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=open(f"{data_dir}.log", "w"), stderr=subprocess.STDOUT,
         env={**os.environ, "DATABASE_URL": database_url, "CHATIQ_SECRET_KEY": "shared-secret-" + "s" * 30})
 
 

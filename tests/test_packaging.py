@@ -23,7 +23,7 @@ def shipped_from_repo() -> set[str]:
     for top, pattern in (("sql", "*.sql"), ("widget", "*.js"), ("admin", "templates/**/*.html"),
                          ("admin", "static/**/*")):
         for path in (ROOT / top).glob(pattern):
-            if path.is_file():
+            if path.is_file() and not path.name.startswith("."):
                 wanted.add(f"chatiq/{top}/{path.relative_to(ROOT / top)}")
     return wanted
 

@@ -94,9 +94,10 @@ class MessageWriter:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run(n)) for n in range(len(self._queues))]
 
-    async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        while any(self._queues):
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish what is queued (for at most `grace` seconds), then stop."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while any(self._queues) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
@@ -130,7 +131,12 @@ class MessageWriter:
             wake.clear()
             while queue:
                 batch = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
-                await self._store(batch)
+                try:
+                    await self._store(batch)
+                except Exception as exc:  # a bug must not stop the lane for everyone after
+                    log.exception("storing a batch failed")
+                    for item in batch:
+                        _fail(item, db.StoreError(f"message could not be stored: {exc}"))
 
     async def _store(self, batch: list[_Item]) -> None:
         try:

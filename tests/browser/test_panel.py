@@ -7,10 +7,10 @@ WebSocket client; settings saved in the panel reach that visitor's socket at onc
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import DOCS, chromium
 
 from conftest import recv_until
 
@@ -19,26 +19,13 @@ try:
 except ImportError:  # the browser fixture skips, saying why
     expect = None
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>'
 
 
 @pytest.fixture
 async def browser():
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("playwright not installed: pip install playwright")
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("chromium not installed: apt-get install chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 class Console:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import struct
 import uuid
 import zlib
 from pathlib import Path
 
 import pytest
+from browser_support import DOCS, chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 XSS = '<img src=x onerror=alert(1)> <script>alert(2)</script> javascript:alert(3)'
 
 
@@ -27,18 +24,8 @@ XSS = '<img src=x onerror=alert(1)> <script>alert(2)</script> javascript:alert(3
 async def browser(live_server):
     """Chromium, set up after (so closed before) the live server: widgets must not be
     reconnecting while the server shuts down at the end of a test."""
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("playwright not installed: pip install playwright")
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("chromium not installed: apt-get install chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 class Widget:
