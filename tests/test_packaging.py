@@ -9,10 +9,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def installed_files() -> set[str]:
-    try:
-        dist = metadata.distribution("chatiq")
-    except metadata.PackageNotFoundError:
+    # Only an installed wheel has a RECORD: a checkout's chatiq.egg-info (on sys.path
+    # through the working directory) lists sources, not what was installed.
+    installed = [d for d in metadata.distributions()
+                 if d.metadata["Name"] == "chatiq" and d.read_text("RECORD")]
+    if not installed:
         pytest.skip("chatiq is not installed (bash .ci/run installs it)")
+    dist = installed[0]
     if any(str(f).endswith(".pth") or "__editable__" in str(f) for f in dist.files or ()):
         pytest.skip("an editable install does not show the wheel's contents")
     return {str(f) for f in dist.files or ()}
