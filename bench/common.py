@@ -120,8 +120,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, Python {platform.python_version()}"
 
 
-def api(url: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+def api(url: str, path: str, body: dict | None = None, token: str | None = None,
+        method: str | None = None) -> dict:
     req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body else None,
+                                 method=method,
                                  headers={"Content-Type": "application/json",
                                           **({"Authorization": f"Bearer {token}"} if token else {})})
     with urllib.request.urlopen(req, timeout=10) as r:

@@ -138,6 +138,7 @@ async def create_rule(request: web.Request) -> web.Response:
                          "delay_seconds": body.get("delaySeconds", 0), "text": body["text"],
                          "enabled": body.get("enabled", False)})
     rule = await store.create_rule(pool(request), site.id, fields)
+    request.app[keys.AUTOMATION].rules_changed(site.id)
     return web.json_response({"autoReply": rule_object(rule)}, status=201)
 
 
@@ -158,6 +159,7 @@ async def patch_rule(request: web.Request) -> web.Response:
         "delay_seconds": body.get("delaySeconds", rule.delay_seconds),
         "text": body.get("text", rule.text), "enabled": body.get("enabled", rule.enabled)})
     rule = await store.update_rule(pool(request), rule.id, fields)
+    request.app[keys.AUTOMATION].rules_changed(rule.site_id)
     return web.json_response({"autoReply": rule_object(rule)})
 
 
@@ -165,6 +167,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     user, rule = await _rule(request)
     require_owner(user)
     await store.delete_rule(pool(request), rule.id)
+    request.app[keys.AUTOMATION].rules_changed(rule.site_id)
     return web.Response(status=204)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from chatiq import fanout, protocol
@@ -21,6 +22,9 @@ from chatiq.store import sites
 from chatiq.store.chats import Posted
 
 log = logging.getLogger(__name__)
+
+# How stale another process\'s rule edits may be seen here.
+RULES_CACHE_SECONDS = 5.0
 
 _ALWAYS_OPEN = hours_mod.Status(True, None, None)
 # On shutdown, how long answers already being stored may take to finish.
@@ -43,6 +47,9 @@ class Automation:
         self.reply_timers: dict[tuple[int, int], Timer] = {}
         # tasks answering visitor messages heard but not yet answered
         self.busy: set[asyncio.Task] = set()
+        # site id → (monotonic expiry, enabled rules): read on every visitor message, so
+        # cached; edits here drop the entry, edits in another process age out.
+        self._rules: dict[int, tuple[float, list]] = {}
 
     # --- lifecycle ---
 
@@ -137,6 +144,18 @@ class Automation:
         self.busy.add(task)
         task.add_done_callback(self._done)
 
+    async def _enabled_rules(self, site_id: int) -> list:
+        now = time.monotonic()
+        cached = self._rules.get(site_id)
+        if cached is None or cached[0] < now:
+            rules = await store.rules_for_site(self.pool, site_id, enabled_only=True)
+            cached = self._rules[site_id] = (now + RULES_CACHE_SECONDS, rules)
+        return cached[1]
+
+    def rules_changed(self, site_id: int) -> None:
+        """A rule of the site was created, edited or deleted in this process."""
+        self._rules.pop(site_id, None)
+
     def _done(self, task: asyncio.Task) -> None:
         self.busy.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -152,8 +171,7 @@ class Automation:
         chat_id = message["chat_id"]
         if posted.chat_created and await store.store_greeting(self.pool, site.id):
             await self._welcome(site.id, chat_id)
-        rules = await store.rules_for_site(self.pool, site.id, enabled_only=True)
-        rules = [r for r in rules if r.matches(message["text"])]
+        rules = [r for r in await self._enabled_rules(site.id) if r.matches(message["text"])]
         if not rules:
             return
         operator_seq = await store.last_operator_seq(self.pool, chat_id)

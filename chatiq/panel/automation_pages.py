@@ -92,6 +92,7 @@ async def create_rule(request: web.Request) -> web.Response:
                                      error=await form_error(request, exc, "rule"),
                                      form=values, status=422)
     await store.create_rule(request.app[keys.POOL], site.id, fields)
+    request.app[keys.AUTOMATION].rules_changed(site.id)
     await _done(request, "automation.saved", f"/admin/automation?site={make_id('s', site.id)}")
 
 
@@ -120,12 +121,14 @@ async def update_rule(request: web.Request) -> web.Response:
                                      error=await form_error(request, exc, f"rule-{rule.id}"),
                                      status=422)
     await store.update_rule(request.app[keys.POOL], rule.id, fields)
+    request.app[keys.AUTOMATION].rules_changed(rule.site_id)
     await _done(request, "automation.saved", f"/admin/automation?site={make_id('s', rule.site_id)}")
 
 
 async def delete_rule(request: web.Request) -> web.Response:
     rule = await _owned_rule(request)
     await store.delete_rule(request.app[keys.POOL], rule.id)
+    request.app[keys.AUTOMATION].rules_changed(rule.site_id)
     await _done(request, "automation.deleted",
                 f"/admin/automation?site={make_id('s', rule.site_id)}")
 
