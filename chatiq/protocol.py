@@ -7,6 +7,7 @@ and tests drive it directly.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -230,10 +231,38 @@ def frame_specs(max_text: int) -> dict[str, dict[str, dict[str, Field]]]:
 
 # --- frames ----------------------------------------------------------------------
 
+# A \uD800-\uDFFF escape: json.loads turns an unpaired one into a lone surrogate, which
+# can be neither stored (PostgreSQL wants UTF-8) nor echoed back in a text frame.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def loads(text: str | bytes):
+    """json.loads that refuses lone surrogates (ValueError), as the contract says."""
+    value = json.loads(text)
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(text, bytes) else _SURROGATE_ESCAPE
+    if pattern.search(text) is None:
+        return value
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("lone surrogate") from None
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 def decode(text: str | bytes) -> Frame:
     """Parse one text frame into a Frame, or raise bad_json / bad_frame."""
     try:
-        raw = json.loads(text)
+        raw = loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("bad_json", "frame is not valid JSON") from None
     if not isinstance(raw, dict):

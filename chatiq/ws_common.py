@@ -111,16 +111,11 @@ class Connection:
             self._close(protocol.CLOSE_TRY_AGAIN_LATER, "send queue overflow"))
 
     async def _close(self, code: int, reason: str) -> None:
-        transport = self.request.transport
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
         except (asyncio.TimeoutError, ConnectionResetError, RuntimeError):
-            pass
-        # A peer that stopped reading keeps unsent bytes in our buffer, and a plain
-        # close() would wait for them forever: drop the connection instead.
-        if transport is not None and (not transport.is_closing()
-                                      or transport.get_write_buffer_size() > 0):
-            transport.abort()
+            if self.request.transport is not None:
+                self.request.transport.close()
 
     # --- frames ---
 

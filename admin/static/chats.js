@@ -341,7 +341,13 @@ function start(app) {
     li.append(meta);
     if (message.text) li.append(el("div", "text", message.text));
     if (message.attachment) {
-      const link = el("a", "attachment", message.attachment.name || S.attachment);
+      const link = el("a", "attachment", message.attachment.thumbUrl ? "" : (message.attachment.name || S.attachment));
+      if (message.attachment.thumbUrl) {
+        const img = el("img", "thumb");
+        img.src = message.attachment.thumbUrl;
+        img.alt = message.attachment.name || S.attachment;
+        link.append(img);
+      }
       link.href = message.attachment.url;
       link.target = "_blank";
       link.rel = "noopener";
@@ -582,7 +588,9 @@ function start(app) {
 
   async function deliver(clientId, item) {
     try {
-      const ack = await socket.request("operator:message", { chatId: activeId, clientId, text: item.text });
+      const frame = { chatId: activeId, clientId, text: item.text };
+      if (item.attachmentId) frame.attachmentId = item.attachmentId;
+      const ack = await socket.request("operator:message", frame);
       state.outbox.delete(clientId);
       item.node.remove();
       addMessage(ack.message);
@@ -610,6 +618,43 @@ function start(app) {
     state.outbox.set(clientId, item);
     deliver(clientId, item);
   }
+
+  // ---- attachments: uploaded first, then sent as a message that names them ----
+
+  const fileInput = document.getElementById("reply-file");
+  const attachButton = document.getElementById("attach-button");
+  const MAX_UPLOAD = 10 * 1024 * 1024;
+
+  attachButton.addEventListener("click", () => fileInput.click());
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    if (file.size > MAX_UPLOAD) {
+      alert(S.too_big);
+      return;
+    }
+    const body = new FormData();
+    body.append("chatId", activeId); // fields before the file: the server checks them first
+    body.append("file", file, file.name);
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const clientId = newClientId();
+    const item = { text: "", attachmentId: null, node: pendingNode(clientId, file.name) };
+    try {
+      const response = await fetch("/admin/api/uploads", {
+        method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrf },
+      });
+      const answer = await response.json();
+      if (!response.ok) throw new Error(answer.error ? answer.error.message : response.statusText);
+      item.attachmentId = answer.attachment.id;
+    } catch (err) {
+      item.node.remove();
+      alert(S.upload_failed.replace("{message}", err.message));
+      return;
+    }
+    state.outbox.set(clientId, item);
+    deliver(clientId, item);
+  });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.auth import user_from_token
-from chatiq.protocol import Field, ProtocolError, clean_fields
+from chatiq.protocol import Field, ProtocolError, clean_fields, loads
 from chatiq.store.accounts import User
 from chatiq.store.db import DatabaseUnavailable, StoreError
 
@@ -74,7 +74,7 @@ async def read_json(request: web.Request, spec: dict[str, Field]) -> dict:
     if len(raw) > MAX_JSON_BODY:
         raise ApiError("too_large", "request body is too large")
     try:
-        body = json.loads(raw or b"null")
+        body = loads(raw or b"null")  # refuses lone surrogates like the sockets
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError("bad_json", "request body is not valid JSON") from None
     if not isinstance(body, dict):

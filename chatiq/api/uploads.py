@@ -37,13 +37,19 @@ class Uploader:
 
 
 async def upload(request: web.Request) -> web.Response:
+    user = await require_user(request) if "Authorization" in request.headers else None
+    return await handle_upload(request, user)
+
+
+async def handle_upload(request: web.Request, user) -> web.Response:
+    """The upload itself, for an operator already authenticated (API token or the
+    panel's session) or, with user None, a visitor named by the form's fields."""
     config = request.app[keys.CONFIG]
     limit = config.upload_limit_bytes
     if not request.content_type.startswith("multipart/form-data"):
         raise ApiError("invalid", "send the file as multipart/form-data", field="file", status=415)
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
         raise _too_large(limit)
-    user = await require_user(request) if "Authorization" in request.headers else None
     storage = storage_of(request.app)
     reader = await _multipart(request)
     fields: dict[str, str] = {}

@@ -9,6 +9,8 @@ from aiohttp import web
 from yarl import URL
 
 from chatiq import keys
+from chatiq.api.common import ApiError, error_response
+from chatiq.api.uploads import handle_upload
 from chatiq.panel import i18n
 from chatiq.panel.access import require_user
 from chatiq.panel.render import render
@@ -91,3 +93,13 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int = 2*
             text=f'{{"error": {{"code": "invalid", "message": "bad {name}", "field": "{name}"}}}}',
             content_type="application/json")
     return int(raw)
+
+
+async def upload(request: web.Request) -> web.Response:
+    """The reply box's attachments: the API's upload, authenticated by the panel's
+    session (and its CSRF header, checked by the guard)."""
+    user = await require_user(request)
+    try:
+        return await handle_upload(request, user)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, exc.status, exc.field, exc.headers)

@@ -20,6 +20,7 @@ ROUTES = [
     ("GET", "/admin/chats", chats.chats_page, "panel_chats"),
     ("GET", "/admin/chats/{id}", chats.chats_page, "panel_chat"),
     ("GET", "/admin/api/chats/{id}/messages", chats.older_messages, "panel_api_messages"),
+    ("POST", "/admin/api/uploads", chats.upload, "panel_api_upload"),
     ("GET", "/admin/sites", sites.sites_page, "panel_sites"),
     ("POST", "/admin/sites", sites.create_site, "panel_site_create"),
     ("POST", "/admin/sites/{id}", sites.update_site, "panel_site_update"),

@@ -1,7 +1,7 @@
 """Hardening (issue 9): an operator socket that stops reading is cut off; the room never waits.
 
-The stalled client is a raw aiohttp WebSocket whose transport stops reading and whose kernel
-receive buffer is shrunk, so the server's writes back up quickly; a second operator of the
+The stalled client is a raw aiohttp WebSocket whose transport stops reading, so the server's
+writes back up once the kernel buffers are full (a few MB); a second operator of the
 same site must keep receiving every event promptly the whole time.
 """
 
@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 
 from aiohttp import WSMsgType
 
 from chatiq.app import create_app
-from conftest import ChatHelper, recv, recv_until
+from conftest import ChatHelper, recv_until
 
 QUEUE_LIMIT = 50
 PREVIEW = "p" * 1000          # each visitor:typing event is ~1.1 KB on the wire
 BATCH = 20            # below QUEUE_LIMIT: one event-loop tick can queue a whole batch
-MAX_EVENTS = 6000             # a bound, not a target: the stalled socket is cut off long before
+MAX_EVENTS = 12000            # a bound: ~4,000 (4 MB of kernel buffers) cut it off here
 
 
 async def test_stalled_operator_is_closed_while_colleague_keeps_receiving(aiohttp_client, config):
@@ -34,9 +33,8 @@ async def test_stalled_operator_is_closed_while_colleague_keeps_receiving(aiohtt
 
     stalled = await chat.operator_ws(token)
     healthy = await chat.operator_ws(token)
-    # Stop reading for good: shrink the kernel buffer and pause the transport.
+    # Stop reading: the transport no longer takes bytes off the socket.
     transport = stalled._response.connection.transport
-    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     transport.pause_reading()
 
     sent = 0
@@ -65,24 +63,17 @@ async def test_stalled_operator_is_closed_while_colleague_keeps_receiving(aiohtt
     # Resume reading: whatever was buffered arrives, then the close (1013) or a dropped
     # connection — never all the events.
     transport.resume_reading()
-    print("DEBUG sent", sent, "closing", transport.is_closing())
     received = 0
     closed_with = None
     deadline = loop.time() + 15
     while loop.time() < deadline:
-        try:
-            msg = await stalled.receive(timeout=1)
-        except asyncio.TimeoutError:
-            print("DEBUG timeout", received, stalled._reader._size if hasattr(stalled._reader,'_size') else None, stalled._response.connection)
-            continue
+        msg = await stalled.receive(timeout=max(0.1, deadline - loop.time()))
         if msg.type == WSMsgType.TEXT:
             if json.loads(msg.data)["type"] == "visitor:typing":
                 received += 1
             continue
         closed_with = msg.type
-        print("DEBUG", msg, received)
         break
-    print("DEBUG end", received, sent)
     assert closed_with in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR), \
         "the stalled socket was never closed"
     if stalled.close_code is not None and closed_with != WSMsgType.ERROR:

@@ -121,3 +121,36 @@ def _fields(text: str) -> list[str]:
     import string
 
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
+
+async def test_reply_box_uploads_need_the_session_csrf_and_the_chat(browsers, owner, sql):
+    """The panel's attach button posts to /admin/api/uploads with its session cookie."""
+    import aiohttp
+
+    from conftest import ChatHelper
+    from uploads.samples import png
+
+    await owner.create_site()
+    (site_key,) = sql("SELECT site_key FROM sites")[0]
+    chat = ChatHelper(owner.session, owner.base)
+    m = await chat.say(await chat.visitor_ws(site_key), "hi")
+
+    def form(chat_id):
+        data = aiohttp.FormData()
+        data.add_field("chatId", chat_id)
+        data.add_field("file", png((32, 32)), filename="dot.png", content_type="image/png")
+        return data
+
+    async def post(chat_id, headers):
+        async with owner.session.post(owner.base + "/admin/api/uploads", data=form(chat_id),
+                                      headers=headers) as resp:
+            return resp.status, await resp.json() if resp.content_type == "application/json" else None
+
+    assert (await post(m["chatId"], {}))[0] == 403  # no CSRF header
+    assert (await post("c_999999", {"X-CSRF-Token": owner.csrf}))[0] == 404
+    assert sql("SELECT count(*) FROM attachments")[0][0] == 0
+    status, body = await post(m["chatId"], {"X-CSRF-Token": owner.csrf})
+    assert status == 201, body
+    assert body["attachment"]["mime"] == "image/png" and body["attachment"]["thumbUrl"]
+    assert sql("SELECT count(*) FROM attachments")[0][0] == 1
