@@ -75,7 +75,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             await writer.stop()
     finally:
         pool.close()
-        await pool.wait_closed()
+        try:
+            # A connection still checked out (a query cut off by the shutdown) would
+            # keep wait_closed() waiting forever.
+            await asyncio.wait_for(pool.wait_closed(), 5.0)
+        except asyncio.TimeoutError:
+            log.warning("database connections still busy at shutdown; closing them")
+            pool.terminate()
 
 
 async def _close_sockets(app: web.Application) -> None:

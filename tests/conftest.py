@@ -219,8 +219,16 @@ class LiveServer(ChatHelper):
 
     async def stop(self) -> None:
         if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
+            runner, self.runner = self.runner, None
+            try:
+                await asyncio.wait_for(runner.cleanup(), 30)
+            except asyncio.TimeoutError:
+                stacks = []
+                for task in asyncio.all_tasks():
+                    frames = task.get_stack(limit=8)
+                    stacks.append(f"{task.get_name()} {task.get_coro()}: " + " <- ".join(
+                        f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}" for f in frames))
+                raise AssertionError("server shutdown hung; tasks:\n" + "\n".join(stacks))
 
     async def restart(self) -> None:
         await self.stop()
