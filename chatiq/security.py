@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
@@ -32,11 +33,20 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def _bcrypt_input(password: str) -> bytes:
+    """bcrypt reads at most 72 bytes (and bcrypt ≥ 5 refuses more): a longer passphrase
+    is first condensed with SHA-256, so all of it counts and none of it crashes."""
+    raw = password.encode("utf-8", "surrogatepass")
+    if len(raw) <= 72:
+        return raw
+    return base64.b64encode(hashlib.sha256(raw).digest())
+
+
 async def hash_password(password: str, rounds: int = 12) -> str:
     # bcrypt takes ~0.25 s at 12 rounds: keep it off the event loop.
     loop = asyncio.get_running_loop()
     hashed = await loop.run_in_executor(
-        None, lambda: bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)))
+        None, lambda: bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(rounds)))
     return hashed.decode()
 
 
@@ -48,7 +58,7 @@ _DUMMY_HASH = bcrypt.hashpw(b"chatiq-no-such-user", bcrypt.gensalt(4)).decode()
 async def check_password(password: str, hashed: str | None) -> bool:
     loop = asyncio.get_running_loop()
     target = (hashed or _DUMMY_HASH).encode()
-    ok = await loop.run_in_executor(None, lambda: bcrypt.checkpw(password.encode(), target))
+    ok = await loop.run_in_executor(None, lambda: bcrypt.checkpw(_bcrypt_input(password), target))
     return ok and hashed is not None
 
 

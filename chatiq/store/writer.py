@@ -112,11 +112,9 @@ class MessageWriter:
             await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        _, stuck = await asyncio.wait(self._tasks, timeout=3.0)
+        if stuck:
+            log.warning("%d writer lanes did not stop in time", len(stuck))
         self._tasks = []
 
     async def post(self, *, chat_id: int, author_kind: str, author_id: int, client_id: str | None,

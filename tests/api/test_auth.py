@@ -92,3 +92,16 @@ async def test_logout_revokes_tokens(chat):
     token, _ = await chat.register()
     assert (await chat.call("POST", "/api/v1/auth/logout", token))[0] == 200
     assert (await chat.call("GET", "/api/v1/auth/me", token))[0] == 401
+
+
+async def test_long_passphrases_work_and_every_byte_counts(chat):
+    """Regression (found by fuzzing): bcrypt ≥ 5 raised on passwords over 72 bytes,
+    so such a login answered 500."""
+    long = "correct horse battery staple " * 5  # 145 bytes
+    await chat.register(email="long@example.com", password=long)
+    code, _ = await chat.call("POST", "/api/v1/auth/login",
+                              json={"email": "long@example.com", "password": long})
+    assert code == 200
+    code, _ = await chat.call("POST", "/api/v1/auth/login",
+                              json={"email": "long@example.com", "password": long[:-1] + "X"})
+    assert code == 401
