@@ -202,7 +202,7 @@ def frame_specs(max_text: int) -> dict[str, dict[str, dict[str, Field]]]:
             "visitor:join": {
                 "siteKey": Str(required=True, max_len=200), "visitorToken": Str(max_len=200),
                 "lastSeq": SEQ, "pageUrl": URL, "pageTitle": Str(max_len=500), "referrer": URL,
-                "language": Str(max_len=35),
+                "language": Str(max_len=35), "timezone": Str(max_len=64),
             },
             "visitor:message": {"clientId": CLIENT_ID, "text": text, "attachmentId": ID},
             "visitor:typing": {"typing": Bool(required=True), "preview": text},

@@ -87,6 +87,7 @@ def chat_summary(row: dict) -> dict:
             "referrer": row["referrer"],
             "language": row["language"],
             "userAgent": row["user_agent"],
+            "timezone": row["timezone"],
             "firstSeen": iso(row["first_seen"]),
             "lastSeen": iso(row["last_seen"]),
         },

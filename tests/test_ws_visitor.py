@@ -331,3 +331,15 @@ async def test_new_site_sends_no_auto_replies(chat, site, sql):
     v = await chat.visitor_ws(site["siteKey"])
     await chat.say(v, "hello?")
     assert sql("SELECT author_kind FROM messages") == [("visitor",)]
+
+
+async def test_timezone_on_join_reaches_operators_if_known(chat, site, sql):
+    v = await chat.visitor_ws(site["siteKey"], timezone="Europe/Kyiv")
+    m = await chat.say(v, "hi")
+    op = await chat.operator_ws(site["ownerToken"])
+    assert op.ready["chats"][0]["visitor"]["timezone"] == "Europe/Kyiv"
+    # A name the server does not know is ignored, not stored.
+    await chat.visitor_ws(site["siteKey"], visitorToken=v.session["visitorToken"],
+                          timezone="Mars/Olympus_Mons")
+    assert sql("SELECT timezone FROM visitors") == [("Europe/Kyiv",)]
+    assert m["chatId"] == op.ready["chats"][0]["id"]

@@ -574,6 +574,7 @@
     sock = ws;
     ws.onopen = function () {
       var d = { siteKey: siteKey, pageUrl: here(), pageTitle: title(), referrer: doc.referrer.slice(0, 2048), language: lang };
+      try { d.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old browser: no zone */ }
       if (token) d.visitorToken = token;
       if (booted && maxSeq) d.lastSeq = maxSeq;  // resume: only what we missed, in seq order
       lastPage = location.href;

@@ -25,7 +25,7 @@ CHAT_SELECT = (
     "SELECT c.id, c.site_id, c.visitor_id, c.status, c.assigned_to, c.last_seq,"
     " c.operator_read_seq, c.visitor_read_seq, c.created_at, c.updated_at, c.closed_at,"
     " s.org_id, v.name AS visitor_name, v.email AS visitor_email, v.page_url, v.page_title,"
-    " v.referrer, v.language, v.user_agent, v.first_seen, v.last_seen,"
+    " v.referrer, v.language, v.user_agent, v.timezone, v.first_seen, v.last_seen,"
     " (SELECT count(*) FROM messages um WHERE um.chat_id = c.id"
     "   AND um.seq > c.operator_read_seq AND um.author_kind = 'visitor') AS unread,"
     " lm.id AS lm_id, lm.seq AS lm_seq, lm.text AS lm_text, lm.author_kind AS lm_author_kind,"

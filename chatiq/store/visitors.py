@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ class Visitor:
     referrer: str | None
     language: str | None
     user_agent: str | None
+    timezone: str | None
     first_seen: datetime
     last_seen: datetime
 
@@ -29,7 +31,7 @@ class Visitor:
 
 
 _COLUMNS = ("id, site_id, name, email, page_url, page_title, referrer, language, user_agent,"
-            " first_seen, last_seen")
+            " timezone, first_seen, last_seen")
 
 
 async def visitor_by_token(pool, site_id: int, token: str) -> Visitor | None:
@@ -43,8 +45,8 @@ async def create_visitor(pool, *, site_id: int, token: str, info: dict) -> Visit
     row = await db.fetchone(
         pool,
         "INSERT INTO visitors (site_id, token_hash, page_url, page_title, referrer, language,"
-        " user_agent, ip) VALUES (%(s)s, %(h)s, %(url)s, %(title)s, %(ref)s, %(lang)s, %(ua)s,"
-        " %(ip)s) RETURNING " + _COLUMNS,
+        " user_agent, ip, timezone) VALUES (%(s)s, %(h)s, %(url)s, %(title)s, %(ref)s, %(lang)s,"
+        " %(ua)s, %(ip)s, %(tz)s) RETURNING " + _COLUMNS,
         {"s": site_id, "h": token_hash(token), **_info_params(info)})
     return Visitor(**row)
 
@@ -52,7 +54,18 @@ async def create_visitor(pool, *, site_id: int, token: str, info: dict) -> Visit
 def _info_params(info: dict) -> dict:
     return {"url": info.get("pageUrl"), "title": info.get("pageTitle"),
             "ref": info.get("referrer"), "lang": info.get("language"),
-            "ua": info.get("userAgent"), "ip": info.get("ip")}
+            "ua": info.get("userAgent"), "ip": info.get("ip"), "tz": known_timezone(info.get("timezone"))}
+
+
+def known_timezone(name: str | None) -> str | None:
+    """An IANA zone name the server knows, else None (a browser may send anything)."""
+    if not name:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
 
 
 async def touch_visitor(pool, visitor_id: int, info: dict) -> Visitor:
@@ -62,7 +75,8 @@ async def touch_visitor(pool, visitor_id: int, info: dict) -> Visitor:
         "UPDATE visitors SET last_seen = now(),"
         " page_url = COALESCE(%(url)s, page_url), page_title = COALESCE(%(title)s, page_title),"
         " referrer = COALESCE(%(ref)s, referrer), language = COALESCE(%(lang)s, language),"
-        " user_agent = COALESCE(%(ua)s, user_agent), ip = COALESCE(%(ip)s, ip)"
+        " user_agent = COALESCE(%(ua)s, user_agent), ip = COALESCE(%(ip)s, ip),"
+        " timezone = COALESCE(%(tz)s, timezone)"
         " WHERE id = %(id)s RETURNING " + _COLUMNS,
         {"id": visitor_id, **_info_params(info)})
     if row is None:
