@@ -18,11 +18,18 @@ DELIVERED_MEMORY = 50_000
 class Peer:
     """One WebSocket connection's outbound side and the rooms it belongs to."""
 
+    # A full outbox cuts the peer off only if its socket is backed up too (it really
+    # stopped reading) or the outbox reached this many times the limit: a burst queued
+    # within one event-loop pass, before the writer could run, is not a stall.
+    HARD_LIMIT_FACTOR = 8
+
     def __init__(self, kind: str, *, limit: int, wake: Callable[[], None],
-                 on_overflow: Callable[[], None]):
+                 on_overflow: Callable[[], None],
+                 congested: Callable[[], bool] = lambda: True):
         self.kind = kind                   # "visitor" or "operator"
         self.outbox: deque[str] = deque()  # encoded frames waiting for the writer
         self.limit = limit
+        self._congested = congested        # is the socket's own send buffer backed up?
         self.closed = False
         self.overflowed = False
         self._wake = wake
@@ -38,7 +45,9 @@ class Peer:
         """Queue one frame; never blocks. False when the peer is gone or cut off."""
         if self.closed:
             return False
-        if len(self.outbox) >= self.limit:
+        queued = len(self.outbox)
+        if queued >= self.limit and (queued >= self.limit * self.HARD_LIMIT_FACTOR
+                                     or self._congested()):
             self.closed = self.overflowed = True
             self.outbox.clear()
             self._on_overflow()

@@ -20,6 +20,9 @@ from chatiq.store.db import DatabaseUnavailable, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
+# Unsent bytes in our transport's buffer past which a peer counts as not reading.
+CONGESTED_BYTES = 64 * 1024
+
 
 class Closing(Exception):
     """Raised by a handler to end the connection with a close code."""
@@ -46,7 +49,8 @@ class Connection:
             max_msg_size=self.config.max_frame_bytes, heartbeat=30.0, compress=False)
         self._wake = asyncio.Event()
         self.peer = Peer(self.kind, limit=self.config.send_queue_limit,
-                         wake=self._wake.set, on_overflow=self._cut_off)
+                         wake=self._wake.set, on_overflow=self._cut_off,
+                         congested=self._congested)
         rate = self.config.visitor_rate if self.kind == "visitor" else self.config.operator_rate
         self.bucket = TokenBucket(rate)
         self.refused_in_a_row = 0
@@ -101,6 +105,14 @@ class Connection:
                     await self.ws.send_str(outbox.popleft())
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             pass
+
+    def _congested(self) -> bool:
+        """The transport holds unsent bytes beyond its high-water mark: the peer is
+        not reading (a healthy one drains it as fast as the writer fills it)."""
+        transport = self.request.transport
+        if transport is None:
+            return True
+        return transport.get_write_buffer_size() >= CONGESTED_BYTES
 
     def _cut_off(self) -> None:
         """The peer stopped reading and its outbox filled: drop it, never the room."""

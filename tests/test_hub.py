@@ -90,3 +90,23 @@ def test_site_access_follows_changes():
     hub.to_site_operators(6, "six")
     hub.to_site_operators(5, "five")
     assert list(a.outbox) == ["six"] and list(b.outbox) == ["five"]
+
+
+def test_a_burst_is_not_a_stall_unless_the_socket_is_backed_up():
+    """Regression: a burst queued within one event-loop pass (before the writer ran)
+    cut off healthy readers as if they had stalled."""
+    backed_up = []
+    p = Peer("operator", limit=5, wake=lambda: None, on_overflow=lambda: None,
+             congested=lambda: bool(backed_up))
+    for i in range(20):
+        assert p.push(str(i))
+    assert not p.overflowed
+    backed_up.append(1)
+    assert not p.push("more") and p.overflowed
+
+
+def test_the_hard_limit_holds_even_without_congestion():
+    p = Peer("operator", limit=5, wake=lambda: None, on_overflow=lambda: None,
+             congested=lambda: False)
+    pushed = sum(p.push(str(i)) for i in range(100))
+    assert pushed == 5 * Peer.HARD_LIMIT_FACTOR and p.overflowed
