@@ -62,15 +62,20 @@ async def create_site(request: web.Request) -> web.Response:
     user = await require_user(request)
     require_owner(user)
     body = await read_json(request, SITE_CREATE)
-    domain = clean_domain(body.get("domain"))
-    origins = clean_origins(body.get("allowedOrigins", []))
+    site = await new_site(request.app, user, body["name"], clean_domain(body.get("domain")),
+                          clean_origins(body.get("allowedOrigins", [])))
+    return web.json_response({"site": site_object(site)}, status=201)
+
+
+async def new_site(app: web.Application, user, name: str, domain: str | None,
+                   origins: list[str]) -> sites.Site:
+    """Create a site (a domain seeds the allowed origins) and show it to open sockets."""
     if domain and not origins:
         origins = [origin_from_domain(domain)]
-    site = await sites.create_site(pool(request), org_id=user.org_id, name=body["name"],
-                                   domain=domain, allowed_origins=origins,
-                                   site_key=new_token(18))
-    await share_site(request.app, site)
-    return web.json_response({"site": site_object(site)}, status=201)
+    site = await sites.create_site(app[keys.POOL], org_id=user.org_id, name=name, domain=domain,
+                                   allowed_origins=origins, site_key=new_token(18))
+    await share_site(app, site)
+    return site
 
 
 async def share_site(app: web.Application, site) -> None:

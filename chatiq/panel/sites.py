@@ -8,13 +8,11 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.common import ApiError
-from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origins, share_site
-from chatiq.origins import origin_from_domain
+from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origins, new_site, share_site
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
 from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
-from chatiq.security import new_token
 from chatiq.store import accounts, sites
 from chatiq.store.db import NotFound
 
@@ -58,10 +56,7 @@ async def create_site(request: web.Request) -> web.Response:
     except (ApiError, ProtocolError) as exc:
         return await sites_page(request, error=await form_error(request, exc, "create"),
                                 form=values, status=422)
-    site = await sites.create_site(
-        request.app[keys.POOL], org_id=user.org_id, name=body["name"], domain=domain,
-        allowed_origins=[origin_from_domain(domain)] if domain else [], site_key=new_token(18))
-    await share_site(request.app, site)
+    site = await new_site(request.app, user, body["name"], domain, [])
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
 
 
