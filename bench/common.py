@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: start servers as separate processes, wait for health, stop them."""
+"""Shared by the benchmarks: servers as separate processes, the load clients' few frames."""
 
 from __future__ import annotations
 
@@ -42,20 +42,23 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> fl
 class ChatiqServer:
     """`python -m chatiq serve` with its own embedded PostgreSQL in a temp data dir."""
 
-    def __init__(self, data_dir: Path | None = None, env: dict | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path | None = None, env: dict | None = None, port: int | None = None,
+                 log: Path | None = None):
         self.owned = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="cqb", dir="/tmp"))
         self.port = port or free_port()
         self.env = {**os.environ, "CHATIQ_RATE_LIMITS": "off", "DATABASE_URL": "",
                     "PYTHONPATH": str(ROOT), **(env or {})}
+        self.log = log  # the server's output; discarded unless given
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> float:
         started = time.monotonic()
+        out = open(self.log, "a") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chatiq", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir)], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=out, stderr=subprocess.STDOUT)
         wait_healthy(self.port, self.proc)
         return time.monotonic() - started
 
@@ -71,9 +74,21 @@ class ChatiqServer:
         return rss_kib(self.proc.pid)
 
     def stop(self) -> None:
+        """SIGTERM and wait; a server that does not stop in time is killed, with its
+        PostgreSQL, so a benchmark run never leaves processes behind."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print(f"warning: chatiq serve (pid {self.proc.pid}) ignored SIGTERM for 30 s;"
+                      " killing it", file=sys.stderr)
+                self.proc.kill()
+                self.proc.wait()
+                pidfile = self.data_dir / "pg" / "postmaster.pid"
+                if pidfile.exists():
+                    os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
+                    time.sleep(2)
 
     def cleanup(self) -> None:
         self.stop()
@@ -85,7 +100,8 @@ class BareRelay:
     def __init__(self):
         self.port = free_port()
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_relay.py"),
-                                      str(self.port)])
+                                      str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         wait_healthy(self.port, self.proc)
 
     @property
@@ -137,3 +153,43 @@ def setup_site(url: str) -> tuple[str, str]:
                                                "name": "Bench", "organization": "Bench"})["token"]
     site = api(url, "/api/v1/sites", {"name": "Bench"}, token)["site"]
     return token, site["siteKey"]
+
+
+def load_average() -> str:
+    """The 1-minute load average, shown with every result: the machine is shared."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def frame_of(ws, ftype: str, timeout: float = 10.0) -> dict:
+    """Skip frames until one of ftype arrives."""
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        if msg.type.name != "TEXT":
+            raise RuntimeError(f"socket closed while waiting for {ftype}: {msg!r}")
+        frame = json.loads(msg.data)
+        if frame["type"] == ftype:
+            return frame
+
+
+async def visitor_in_chat(http, url: str, site_key: str, name: str):
+    """A joined visitor whose first message opened its chat: (socket, chat id)."""
+    ws = await http.ws_connect(url + "/ws/widget", compress=0)
+    await ws.send_json({"type": "visitor:join", "data": {"siteKey": site_key}})
+    await frame_of(ws, "session")
+    await ws.send_json({"type": "visitor:message", "ref": name,
+                        "data": {"clientId": name, "text": "hello"}})
+    ack = await frame_of(ws, "ack")
+    return ws, ack["data"]["message"]["chatId"]
+
+
+async def operator(http, url: str, token: str):
+    ws = await http.ws_connect(url + "/ws/operator", compress=0)
+    await ws.send_json({"type": "auth", "data": {"token": token}})
+    await frame_of(ws, "operator:ready")
+    return ws

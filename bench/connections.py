@@ -1,11 +1,13 @@
 """Idle visitor sockets held by one process, RSS per socket, and fan-out to all of them.
 
 Opens N joined visitor WebSockets to a fresh `chatiq serve` (each received its
-`session`), reads the server's RSS, then saves the site's settings once and times
-until the last widget has `settings:update`. The same N idle sockets are opened to a
-bare aiohttp WebSocket server (no database, no state) for the RSS baseline.
+`session`) in steps, reading the server's RSS after each step. When `--fanout-at`
+sockets are open it saves the site's settings once and times until the last widget
+has `settings:update`, and again with all N. The same idle sockets, in the same
+steps, are opened to a bare aiohttp WebSocket server (no database, no state) for the
+RSS baseline.
 
-    python bench/connections.py --sockets 20000
+    python -m bench.connections --sockets 19000 --fanout-at 10000
 """
 
 from __future__ import annotations
@@ -14,20 +16,41 @@ import argparse
 import asyncio
 import json
 import resource
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import BareRelay, ChatiqServer, api, machine, setup_site  # noqa: E402
+from bench.common import BareRelay, ChatiqServer, api, load_average, machine, setup_site
 
 
-async def open_sockets(url: str, site_key: str, n: int, join: bool) -> tuple[aiohttp.ClientSession, list]:
-    connector = aiohttp.TCPConnector(limit=0)
-    session = aiohttp.ClientSession(connector=connector)
+
+class SettingsWatch:
+    """Counts the sockets that received each `settings:update` (keyed by its color)."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}                       # color → sockets that have it
+        self.waiters: dict[str, tuple[int, asyncio.Event]] = {}  # color → (how many, fired when)
+
+    async def read(self, ws) -> None:
+        """Every socket is read all along, so the server's heartbeat pings get answered."""
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT and '"settings:update"' in msg.data:
+                color = json.loads(msg.data)["data"]["settings"]["color"]
+                self.counts[color] = self.counts.get(color, 0) + 1
+                wanted = self.waiters.get(color)
+                if wanted and self.counts[color] >= wanted[0]:
+                    wanted[1].set()
+
+    async def until(self, color: str, sockets: int) -> None:
+        event = asyncio.Event()
+        self.waiters[color] = (sockets, event)
+        if self.counts.get(color, 0) >= sockets:
+            return
+        await asyncio.wait_for(event.wait(), 60)
+
+
+async def open_sockets(session: aiohttp.ClientSession, url: str, site_key: str, n: int,
+                       join: bool, watch: SettingsWatch, readers: list) -> list:
     sockets: list = []
     sem = asyncio.Semaphore(200)
 
@@ -39,77 +62,123 @@ async def open_sockets(url: str, site_key: str, n: int, join: bool) -> tuple[aio
                 while json.loads((await ws.receive()).data)["type"] != "session":
                     pass
             sockets.append(ws)
+            readers.append(asyncio.create_task(watch.read(ws)))
 
     await asyncio.gather(*(one() for _ in range(n)))
-    return session, sockets
+    return sockets
 
 
-async def until_all_have(sockets: list, ftype: str) -> None:
-    async def one(ws):
-        while True:
-            msg = await ws.receive()
-            if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == ftype:
-                return
-    await asyncio.gather(*(one(ws) for ws in sockets))
+def steps(total: int, step: int) -> list[int]:
+    """Socket counts at which RSS is read: every `step`, and the total."""
+    return sorted({*range(step, total, step), total})
 
 
-async def measure_chatiq(n: int) -> dict:
+async def ramp(server, site_key: str, total: int, step: int, join: bool,
+               at_counts: dict[int, object], settle: float) -> dict:
+    """Open sockets up to each step, read RSS; await at_counts[n](watch, n) when n are open.
+    `settle` seconds before each reading let the allocator and new tasks settle."""
+    await asyncio.sleep(settle)
+    curve = [(0, server.rss_kib())]
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    sockets: list = []
+    readers: list = []
+    watch = SettingsWatch()
+    out = {}
+    start = time.monotonic()
+    try:
+        for n in steps(total, step):
+            sockets += await open_sockets(session, server.url, site_key, n - len(sockets), join,
+                                          watch, readers)
+            if n == total:
+                out["opened_s"] = time.monotonic() - start
+            await asyncio.sleep(settle)
+            curve.append((n, server.rss_kib()))
+            if n in at_counts:
+                out[n] = await at_counts[n](watch, n)
+    finally:
+        for task in readers:
+            task.cancel()
+        await session.close()
+    out["curve"] = curve
+    return out
+
+
+async def measure_chatiq(n: int, step: int, fanout_at: int, settle: float) -> dict:
     server = ChatiqServer()
     server.start()
     try:
         token, site_key = setup_site(server.url)
         site_id = api(server.url, "/api/v1/sites", token=token)["sites"][0]["id"]
-        time.sleep(1.0)
-        rss0 = server.rss_kib()
-        start = time.monotonic()
-        session, sockets = await open_sockets(server.url, site_key, n, join=True)
-        opened = time.monotonic() - start
-        time.sleep(2.0)
-        rss = server.rss_kib()
-        waiter = asyncio.create_task(until_all_have(sockets, "settings:update"))
-        start = time.monotonic()
-        await asyncio.to_thread(api, server.url, f"/api/v1/sites/{site_id}/settings",
-                                {"color": "#ff0000"}, token, "PATCH")
-        await waiter
-        fanout = time.monotonic() - start
-        await session.close()
-        return {"rss0": rss0, "rss": rss, "opened_s": opened, "fanout_s": fanout}
+        colors = iter(f"#{i:06x}" for i in range(1, 100))
+
+        async def settings_fanout(watch: SettingsWatch, sockets: int) -> float:
+            color = next(colors)
+            waiter = asyncio.create_task(watch.until(color, sockets))
+            start = time.monotonic()
+            await asyncio.to_thread(api, server.url, f"/api/v1/sites/{site_id}/settings",
+                                    {"color": color}, token, "PATCH")
+            await waiter
+            return time.monotonic() - start
+
+        return await ramp(server, site_key, n, step, True,
+                          {fanout_at: settings_fanout, n: settings_fanout}, settle)
     finally:
         server.cleanup()
 
 
-async def measure_bare(n: int) -> dict:
+async def measure_bare(n: int, step: int, settle: float) -> dict:
     relay = BareRelay()
     try:
-        time.sleep(0.5)
-        rss0 = relay.rss_kib()
-        session, _ = await open_sockets(relay.url, "bare", n, join=False)
-        time.sleep(2.0)
-        rss = relay.rss_kib()
-        await session.close()
-        return {"rss0": rss0, "rss": rss}
+        return await ramp(relay, "bare", n, step, False, {}, settle)
     finally:
         relay.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sockets", type=int, default=20000)
-    args = parser.parse_args()
+def run(sockets: int = 19000, step: int = 1000, fanout_at: int = 10000,
+        settle: float = 1.0) -> dict:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    chatiq = asyncio.run(measure_chatiq(args.sockets))
-    bare = asyncio.run(measure_bare(args.sockets))
-    per_c = (chatiq["rss"] - chatiq["rss0"]) / args.sockets
-    per_b = (bare["rss"] - bare["rss0"]) / args.sockets
+    fanout_at = min(fanout_at, sockets)
+    chatiq = asyncio.run(measure_chatiq(sockets, step, fanout_at, settle))
+    load = load_average()
+    bare = asyncio.run(measure_bare(sockets, step, settle))
+    per_c = (chatiq["curve"][-1][1] - chatiq["curve"][0][1]) / sockets
+    per_b = (bare["curve"][-1][1] - bare["curve"][0][1]) / sockets
+    return {"sockets": sockets, "fanout_at": fanout_at, "load": load,
+            "chatiq_curve": chatiq["curve"], "bare_curve": bare["curve"],
+            "per_socket_kib": per_c, "bare_per_socket_kib": per_b,
+            "opened_s": chatiq["opened_s"], "fanout_s": chatiq[fanout_at],
+            "fanout_all_s": chatiq[sockets]}
+
+
+def table(r: dict) -> str:
+    c0, c1 = r["chatiq_curve"][0][1], r["chatiq_curve"][-1][1]
+    b0, b1 = r["bare_curve"][0][1], r["bare_curve"][-1][1]
+    ratio = r["per_socket_kib"] / r["bare_per_socket_kib"]
+    verdict = "met" if ratio <= 1.5 else "**not met**"
+    return "\n".join([
+        f"| {r['sockets']:,} idle sockets (load {r['load']}) | ChatIQ (joined visitors) |"
+        " bare aiohttp | ratio |",
+        "|---|---:|---:|---:|",
+        f"| RSS at zero sockets | {c0 / 1024:.1f} MiB | {b0 / 1024:.1f} MiB | |",
+        f"| RSS with the sockets | {c1 / 1024:.1f} MiB | {b1 / 1024:.1f} MiB | |",
+        f"| RSS per socket | {r['per_socket_kib']:.1f} KiB | {r['bare_per_socket_kib']:.1f} KiB |"
+        f" {ratio:.2f}× (≤ 1.5×: {verdict}) |",
+        f"| open and join all (client-bound) | {r['opened_s']:.1f} s | | |",
+        f"| `settings:update` reaches all {r['fanout_at']:,} widgets | {r['fanout_s'] * 1000:,.0f} ms | | |",
+        f"| `settings:update` reaches all {r['sockets']:,} widgets | {r['fanout_all_s'] * 1000:,.0f} ms | | |",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sockets", type=int, default=19000)
+    parser.add_argument("--step", type=int, default=1000)
+    parser.add_argument("--fanout-at", type=int, default=10000)
+    args = parser.parse_args()
+    result = run(args.sockets, args.step, args.fanout_at)
     print(f"machine: {machine()}")
-    print(f"| {args.sockets:,} idle sockets | ChatIQ (joined visitors) | bare aiohttp | ratio |")
-    print("|---|---:|---:|---:|")
-    print(f"| RSS at zero sockets | {chatiq['rss0'] / 1024:.1f} MiB | {bare['rss0'] / 1024:.1f} MiB | |")
-    print(f"| RSS with sockets | {chatiq['rss'] / 1024:.1f} MiB | {bare['rss'] / 1024:.1f} MiB | |")
-    print(f"| RSS per socket | {per_c:.1f} KiB | {per_b:.1f} KiB | {per_c / per_b:.2f}× |")
-    print(f"| time to open and join all | {chatiq['opened_s']:.1f} s | | |")
-    print(f"| settings:update to all {args.sockets:,} widgets | {chatiq['fanout_s'] * 1000:.0f} ms | | |")
+    print(table(result))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Each round trip: the operator sends `operator:message`, the server commits it, the
 visitor receives `admin:message`; we time send → visitor receipt (and → operator ack).
 
-    chatiq serve --port 8765 --data-dir /tmp/cqb &
-    python bench/roundtrip.py --url http://127.0.0.1:8765 --count 1000
+    CHATIQ_RATE_LIMITS=off chatiq serve --port 8765 --data-dir /tmp/cqb &
+    python -m bench.roundtrip --url http://127.0.0.1:8765 --count 1000
 """
 
 from __future__ import annotations

@@ -10,19 +10,23 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from chatiq import keys, protocol
+from chatiq import keys, protocol, ratelimit
 from chatiq.api.common import api_errors
 from chatiq.bus import Bus
 from chatiq.automation import setup_automation
-from chatiq.config import Config, RateLimit
+from chatiq.config import Config
 from chatiq.hub import Hub
+from chatiq.mail.setup import setup_mail
+from chatiq.outbox import setup_outbox
 from chatiq.panel import setup_panel
+from chatiq.privacy import setup_privacy
 from chatiq.ratelimit import KeyedLimiter
 from chatiq.routes import setup_routes
 from chatiq.security import new_token
 from chatiq.store.db import create_pool
 from chatiq.store.migrate import migrate
 from chatiq.store.writer import MessageWriter
+from chatiq.webhooks import setup_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +38,16 @@ _BASE_HEADERS = {
 _DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler):
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        response = exc
-        _stamp(response)
-        raise
-    _stamp(response)
-    return response
-
-
-def _stamp(response: web.StreamResponse) -> None:
-    if response.prepared:  # WebSockets and streamed bodies already sent their headers
-        return
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: runs as any response's headers go out, so every class gets them
+    (pages, JSON, files, static, redirects, 404/405 and aiohttp's own 500 page, which no
+    middleware sees). A handler's own stricter values are kept; a CSP of its own that forgot
+    frame-ancestors gets it."""
     for name, value in _BASE_HEADERS.items():
         response.headers.setdefault(name, value)
-    response.headers.setdefault("Content-Security-Policy", _DEFAULT_CSP)
+    csp = response.headers.setdefault("Content-Security-Policy", _DEFAULT_CSP)
+    if "frame-ancestors" not in csp:
+        response.headers["Content-Security-Policy"] = csp + "; frame-ancestors 'none'"
     if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
         response.headers.setdefault("X-Frame-Options", "DENY")
 
@@ -64,7 +60,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
         app[keys.POOL] = pool
-        writer = app[keys.WRITER] = MessageWriter(pool, node=app[keys.NODE])
+        writer = app[keys.WRITER] = MessageWriter(pool, node=app[keys.NODE],
+                                                  on_event=app.get(keys.WEBHOOKS))
         writer.start()
         bus = app[keys.BUS] = Bus(app[keys.HUB], pool, config.database_url, app[keys.NODE])
         await bus.start()
@@ -103,16 +100,25 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     if not config.database_url:
         raise ValueError("create_app needs config.database_url (the CLI starts PostgreSQL)")
-    app = web.Application(middlewares=[security_headers, api_errors],
+    app = web.Application(middlewares=[api_errors],
                           client_max_size=config.upload_limit_bytes + 64 * 1024)
     app[keys.CONFIG] = config
+    app.on_response_prepare.append(security_headers)
     app[keys.HUB] = Hub()
     app[keys.NODE] = new_token(6)
     app[keys.SOCKETS] = weakref.WeakSet()
-    app[keys.JOIN_LIMITER] = KeyedLimiter(RateLimit(burst=30, per_second=1))
-    app[keys.LOGIN_LIMITER] = KeyedLimiter(RateLimit(burst=10, per_second=0.1))
+    app[keys.JOIN_LIMITER] = KeyedLimiter(ratelimit.JOINS_PER_IP)
+    app[keys.LOGIN_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_ACCOUNT)
+    app[keys.LOGIN_IP_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_IP)
+    app[keys.SIGNUP_LIMITER] = KeyedLimiter(ratelimit.SIGNUPS_PER_IP)
+    app[keys.UPLOAD_LIMITER] = KeyedLimiter(ratelimit.UPLOADS_PER_IP)
+    app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)
     app.cleanup_ctx.append(_database)
     setup_automation(app)  # after the pool it uses
+    setup_privacy(app)  # the retention job; likewise
+    setup_outbox(app)  # likewise; features register their senders before start-up
+    setup_webhooks(app)  # registers its sender, so after setup_outbox
+    setup_mail(app)  # likewise
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
     setup_panel(app)

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import aiopg
 
@@ -48,6 +49,9 @@ class Bus:
         self.connected = asyncio.Event()    # set while LISTEN is up (tests wait on it)
         self._listen_conn = None            # the dedicated LISTEN connection, while open
         self.replays = 0
+        # topic → what to call with a `signal`'s data when another process sends one
+        self.handlers: dict[str, Callable[[dict], Awaitable[None]]] = {}
+        self._handling: set[asyncio.Task] = set()  # handler calls running now
 
     async def start(self) -> None:
         self.hub.relay = self.publish
@@ -84,6 +88,14 @@ class Bus:
             log.warning("not relaying a %d-byte %s event: too large for NOTIFY", len(payload), route)
             return
         self._outbox.append(payload)
+        self._wake.set()
+
+    def signal(self, topic: str, data: dict) -> None:
+        """Tell the other processes that something they cache changed (e.g. a site's
+        business hours); their `handlers[topic]` reload it. Best effort, like typing:
+        caches that matter also expire on their own or are rebuilt at start-up."""
+        self._outbox.append(json.dumps({"n": self.node, "t": "s", "s": topic, "d": data},
+                                       separators=(",", ":")))
         self._wake.set()
 
     async def _publish_loop(self) -> None:
@@ -200,6 +212,20 @@ class Bus:
         elif event.get("t") == "bye":
             self._nodes_seen.pop(node, None)
             self._presence_changed(node, None)
+        elif event.get("t") == "s":
+            handler = self.handlers.get(event.get("s"))
+            if handler is not None:  # in its own task: a reload's query never holds LISTEN
+                task = asyncio.create_task(self._handle(event.get("s"), handler,
+                                                        event.get("d") or {}))
+                self._handling.add(task)
+                task.add_done_callback(self._handling.discard)
+
+    @staticmethod
+    async def _handle(topic: str, handler, data: dict) -> None:
+        try:
+            await handler(data)
+        except Exception:
+            log.exception("bus: %s signal handler failed", topic)
 
     def _presence_changed(self, node: str, operators) -> None:
         before = dict(self.hub.remote_operators.get(node, {}))

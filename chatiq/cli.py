@@ -9,6 +9,7 @@ import errno
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -31,8 +32,20 @@ def _parser() -> argparse.ArgumentParser:
                                           " (default ./chatiq-data, or $CHATIQ_DATA_DIR)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080, or $PORT)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="server processes sharing the port and the database (default 1;"
+                            " Linux, SO_REUSEPORT)")
     sub.add_parser("version", help="print the version")
     return parser
+
+
+def _worker_count(value: str) -> int:
+    from chatiq.workers import parse_count
+
+    try:
+        return parse_count(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(config, database_url=dsn)
             if args.command == "migrate":
                 return asyncio.run(_migrate(config))
+            if args.workers > 1:
+                from chatiq.workers import run_workers
+
+                return run_workers(config, args.workers)
             return asyncio.run(serve(config))
     except ConfigError as exc:
         print(f"chatiq: {exc}", file=sys.stderr)
@@ -107,12 +124,16 @@ async def _migrate(config: Config) -> int:
     return 0
 
 
-async def serve(config: Config) -> int:
+async def serve(config: Config, *, reuse_port: bool = False,
+                on_ready: Callable[[], None] | None = None) -> int:
+    """Run one server until SIGTERM/SIGINT. A worker of `--workers` shares its port with
+    its siblings (reuse_port) and reports readiness through on_ready instead of the banner."""
     from chatiq.app import create_app
 
     runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True,
+                       reuse_port=reuse_port)
     try:
         await site.start()
     except OSError as exc:
@@ -120,9 +141,12 @@ async def serve(config: Config) -> int:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(f"port {config.port} on {config.host} is already in use") from None
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-    print(f"ChatIQ {__version__} on http://{shown}:{config.port}  (admin: /admin, demo: /demo)",
-          flush=True)
+    if on_ready is not None:
+        on_ready()
+    else:
+        shown = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+        print(f"ChatIQ {__version__} on http://{shown}:{config.port}  (admin: /admin, demo: /demo)",
+              flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -52,6 +53,30 @@ class Config:
     db_pool_max: int = 10
     # bcrypt cost; tests lower it, production keeps the default.
     bcrypt_rounds: int = 12
+    # The outbox (emails, webhooks): how often to look for due jobs when nobody says so,
+    # the first retry's delay (doubling after), the longest delay, and when to give up.
+    outbox_poll_seconds: float = 2.0
+    outbox_backoff_base: float = 30.0
+    outbox_backoff_cap: float = 6 * 3600.0
+    outbox_max_attempts: int = 10
+    # Each SMTP socket operation (connect, every reply) gives up after this; below the
+    # outbox's 30 s per attempt, so a hung mail server fails with a clear reason.
+    smtp_timeout_seconds: float = 20.0
+    # OpenID Connect sign-in for operators (docs/oidc.md): off while the issuer is None.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    # The provider's name on the login page's button ("Sign in with Google").
+    oidc_name: str = ""
+    # Each call to the provider (discovery, keys, code exchange) gives up after this.
+    oidc_timeout_seconds: float = 10.0
+    # How often the retention job deletes what sites no longer keep (it also runs at start).
+    retention_interval_seconds: float = 3600.0
+    # Webhooks (docs/webhooks.md): targets on loopback, private, link-local or reserved
+    # addresses are refused unless this is on (tests, receivers on an intranet), and one
+    # delivery attempt gives up after the timeout.
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0
 
     @property
     def pg_dir(self) -> Path:
@@ -74,8 +99,10 @@ def prepare_data_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        try:
+            probe.write_bytes(b"ok")
+        finally:  # on a full disk the file is created and then the write fails
+            probe.unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"data dir {path} is not writable: {exc.strerror or exc}") from None
     return path
@@ -112,4 +139,40 @@ def load_config(
         jwt_ttl_seconds=_env_int(env, "CHATIQ_JWT_TTL", 3600),
         rate_limits_enabled=env.get("CHATIQ_RATE_LIMITS", "on").lower() != "off",
         upload_limit_bytes=_env_int(env, "CHATIQ_UPLOAD_LIMIT_BYTES", 10 * 1024 * 1024),
+        retention_interval_seconds=max(1, _env_int(env, "CHATIQ_RETENTION_INTERVAL", 3600)),
+        webhooks_allow_private=env.get("CHATIQ_WEBHOOKS_ALLOW_PRIVATE", "off").lower()
+        in ("on", "true", "1", "yes"),
+        **oidc_settings(env),
     )
+
+
+# The issuer CHATIQ_OIDC_ISSUER=google stands for.
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+def oidc_settings(env: dict) -> dict:
+    """The CHATIQ_OIDC_* variables as Config fields; half a configuration is an error,
+    since a login button that cannot work is worse than none."""
+    issuer = (env.get("CHATIQ_OIDC_ISSUER") or "").strip()
+    if not issuer:
+        return {}
+    name = (env.get("CHATIQ_OIDC_NAME") or "").strip()
+    if issuer.lower() == "google":
+        issuer, name = GOOGLE_ISSUER, name or "Google"
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [ in an IPv6 address
+        parts, host = None, None
+    if not host or parts.query or parts.fragment or not (
+            parts.scheme == "https"
+            or (parts.scheme == "http" and host in ("127.0.0.1", "::1", "localhost"))):
+        raise ConfigError(f"CHATIQ_OIDC_ISSUER must be an https:// URL (or 'google'),"
+                          f" got {issuer!r}")
+    client_id = (env.get("CHATIQ_OIDC_CLIENT_ID") or "").strip()
+    client_secret = env.get("CHATIQ_OIDC_CLIENT_SECRET") or ""
+    if not client_id or not client_secret:
+        raise ConfigError("CHATIQ_OIDC_ISSUER needs CHATIQ_OIDC_CLIENT_ID and"
+                          " CHATIQ_OIDC_CLIENT_SECRET too")
+    return {"oidc_issuer": issuer, "oidc_client_id": client_id,
+            "oidc_client_secret": client_secret, "oidc_name": name or host}

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from chatiq.config import Config
 from chatiq.hub import Hub
+from chatiq.oidc.provider import Provider
 from chatiq.ratelimit import KeyedLimiter
 from chatiq.store.writer import MessageWriter
 
@@ -23,8 +24,27 @@ NODE = web.AppKey("node", str)
 BUS = web.AppKey("bus", object)
 # Every open WebSocket, so shutdown can close them with 1001.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
-# Per-IP limit on widget joins and per-IP/per-account limits on logins.
+# What strangers may do, per key (thresholds and reasons in ratelimit.py): widget joins per
+# IP, failed logins per account and per IP, sign-ups per IP, visitor uploads per IP and
+# visitor messages per visitor.
 JOIN_LIMITER = web.AppKey("join_limiter", KeyedLimiter)
 LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
+LOGIN_IP_LIMITER = web.AppKey("login_ip_limiter", KeyedLimiter)
+SIGNUP_LIMITER = web.AppKey("signup_limiter", KeyedLimiter)
+UPLOAD_LIMITER = web.AppKey("upload_limiter", KeyedLimiter)
+MESSAGE_LIMITER = web.AppKey("message_limiter", KeyedLimiter)
 # The automation engine (auto-replies, business hours), if the app has one.
 AUTOMATION = web.AppKey("automation", object)
+# The OpenID Connect provider operators may sign in with, if one is configured, and
+# the per-address limit on starting such sign-ins (see panel/oidc.py).
+OIDC = web.AppKey("oidc", Provider)
+OIDC_START_LIMITER = web.AppKey("oidc_start_limiter", KeyedLimiter)
+# The outbox worker delivering emails and webhook calls (see outbox/).
+OUTBOX = web.AppKey("outbox", object)
+# Email (see mail/): transcripts visitors ask for per IP, password reset requests per IP
+# and per email address asked about.
+TRANSCRIPT_LIMITER = web.AppKey("transcript_limiter", KeyedLimiter)
+RESET_IP_LIMITER = web.AppKey("reset_ip_limiter", KeyedLimiter)
+RESET_EMAIL_LIMITER = web.AppKey("reset_email_limiter", KeyedLimiter)
+# The webhook event hook the store calls inside event transactions (see webhooks/).
+WEBHOOKS = web.AppKey("webhooks", object)

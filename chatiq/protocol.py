@@ -25,22 +25,29 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_RATE_LIMITED = 4008
+# The site enforces verified visitor identity and the join had none, or a bad hash.
+CLOSE_IDENTITY_REFUSED = 4010
+CLOSE_VISITOR_ERASED = 4410  # an OWNER erased the visitor's data; rejoin as someone new
 
 
 class ProtocolError(Exception):
     """A frame the server refuses; becomes one `error` frame."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None):
+    def __init__(self, code: str, message: str, *, field: str | None = None,
+                 retry_after: int | None = None):
         assert code in ERROR_CODES, code
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after  # seconds, on some `rate_limited` errors
 
     def data(self) -> dict:
         out = {"code": self.code, "message": self.message}
         if self.field is not None:
             out["field"] = self.field
+        if self.retry_after is not None:
+            out["retryAfter"] = self.retry_after
         return out
 
 
@@ -164,20 +171,40 @@ class List(Field):
         return [self.item.clean(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
-def clean_fields(spec: dict[str, Field], data: Any) -> dict:
+class Obj(Field):
+    """A nested object checked against its own spec; errors name the field as 'user.id'."""
+
+    json_type = "an object"
+
+    def __init__(self, spec: dict[str, Field], **kw):
+        super().__init__(**kw)
+        self.spec = spec
+
+    def check_type(self, value):
+        return isinstance(value, dict)
+
+    def schema(self):
+        return object_schema(self.spec)
+
+    def check_value(self, name, value):
+        return clean_fields(self.spec, value, prefix=name + ".")
+
+
+def clean_fields(spec: dict[str, Field], data: Any, prefix: str = "") -> dict:
     """Validate `data` against `spec`; unknown keys are ignored (the contract may grow)."""
     if not isinstance(data, dict):
         raise ProtocolError("bad_frame", "'data' must be an object")
     out = {}
-    for name, field in spec.items():
-        value = data.get(name)
+    for key, field in spec.items():
+        value = data.get(key)
+        name = prefix + key
         if value is None:
             if field.required:
                 raise ProtocolError("invalid", f"'{name}' is required", field=name)
-            if name in data and not field.nullable:
+            if key in data and not field.nullable:
                 raise ProtocolError("bad_frame", f"'{name}' must not be null", field=name)
             continue
-        out[name] = field.clean(name, value)
+        out[key] = field.clean(name, value)
     return out
 
 
@@ -191,6 +218,10 @@ ID = Str(max_len=64)
 CLIENT_ID = Str(max_len=100, min_len=1)
 SEQ = Int(minimum=0)
 URL = Str(max_len=2048)
+# A site's logged-in customer as its page passes it: hash = hex HMAC-SHA256(secret, id).
+VISITOR_USER = Obj({"id": Str(required=True, min_len=1, max_len=255),
+                    "name": Str(max_len=200, strip=True), "email": Str(max_len=254, strip=True),
+                    "hash": Str(required=True, min_len=1, max_len=128)})
 
 
 def frame_specs(max_text: int) -> dict[str, dict[str, dict[str, Field]]]:
@@ -203,11 +234,15 @@ def frame_specs(max_text: int) -> dict[str, dict[str, dict[str, Field]]]:
                 "siteKey": Str(required=True, max_len=200), "visitorToken": Str(max_len=200),
                 "lastSeq": SEQ, "pageUrl": URL, "pageTitle": Str(max_len=500), "referrer": URL,
                 "language": Str(max_len=35), "timezone": Str(max_len=64),
+                "user": VISITOR_USER,  # (ext) verified identity, docs/identity.md
             },
             "visitor:message": {"clientId": CLIENT_ID, "text": text, "attachmentId": ID},
             "visitor:typing": {"typing": Bool(required=True), "preview": text},
             "visitor:read": {"seq": Int(required=True)},
             "visitor:page": {"pageUrl": URL, "pageTitle": Str(max_len=500)},
+            # (ext) the visitor's address, and their transcript by email (docs/email.md)
+            "visitor:email": {"email": Str(required=True, max_len=254, strip=True),
+                              "transcript": Bool()},
             "message:react": react,
             "ping": {},
         },

@@ -1,11 +1,40 @@
-"""Token buckets for per-connection and per-key rate limits (pure, clock injected)."""
+"""Token buckets for per-connection and per-key rate limits (pure, clock injected), and the
+limits on what a stranger can do (docs/security.md lists them).
+
+Every limit is per process: with N processes behind a balancer a client that is spread over
+all of them gets up to N times as much.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 from chatiq.config import RateLimit
+
+
+# Widget joins per IP address. A page load is one join, a reconnect another; 30 at once
+# covers an office behind one NAT opening the site together.
+JOINS_PER_IP = RateLimit(burst=30, per_second=1)
+# visitor:message per visitor, across all their tabs and sockets (one socket alone is held to
+# Config.visitor_rate): a visitor cannot multiply their rate by opening connections.
+MESSAGES_PER_VISITOR = RateLimit(burst=60, per_second=10)
+# Visitor uploads per IP address, counted before the credentials are checked. Each can be
+# 10 MiB: 20 at once, then one every 15 s, keeps a stranger under ~2.4 GB an hour.
+UPLOADS_PER_IP = RateLimit(burst=20, per_second=1 / 15)
+# Failed logins. Per account: 10, then one per 90 s (40 an hour) — a locked account refuses
+# even the right password until then, on the API and the panel alike. Per IP address: 30,
+# then one per 30 s, so spraying many accounts from one address is slow too.
+LOGIN_FAILURES_PER_ACCOUNT = RateLimit(burst=10, per_second=1 / 90)
+LOGIN_FAILURES_PER_IP = RateLimit(burst=30, per_second=1 / 30)
+# New organizations per IP address, API and panel together: 10, then one every 6 minutes.
+SIGNUPS_PER_IP = RateLimit(burst=10, per_second=1 / 360)
+
+
+def whole_seconds(wait: float) -> int:
+    """A wait as Retry-After / retryAfter say it: whole seconds, at least 1."""
+    return max(1, math.ceil(wait))
 
 
 class TokenBucket:
@@ -54,6 +83,21 @@ class KeyedLimiter:
     def retry_after(self, key: str) -> float:
         bucket = self.buckets.get(key)
         return 0.0 if bucket is None else bucket.retry_after()
+
+    def refund(self, key: str) -> None:
+        """Give back one event (an attempt that turned out not to count)."""
+        bucket = self.buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+
+    def wait(self, key: str) -> float:
+        """Seconds until `key` may try again (0: now), spending nothing."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(bucket.capacity,
+                     bucket.tokens + (bucket.clock() - bucket.stamp) * bucket.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / bucket.rate
 
     def _prune(self) -> None:
         now = self.clock()

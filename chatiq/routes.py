@@ -11,10 +11,15 @@ from chatiq import files, health, widget_http, ws_operator, ws_visitor
 from chatiq.api import auth as api_auth
 from chatiq.api import chats as api_chats
 from chatiq.api import openapi as api_openapi
+from chatiq.api import site_identity as api_identity
 from chatiq.api import sites as api_sites
 from chatiq.api import uploads as api_uploads
 from chatiq.automation import analytics as analytics_api
 from chatiq.automation import api as automation_api
+from chatiq.mail import api as mail_api
+from chatiq.mail import settings as mail_settings
+from chatiq.privacy import api as privacy_api
+from chatiq.webhooks import api as webhooks_api
 from chatiq.protocol import Field
 
 
@@ -54,6 +59,15 @@ API_ROUTES = [
              "site_settings_update",
              "Change widget settings; open widgets restyle at once (OWNER)",
              body=api_sites.SETTINGS),
+    ApiRoute("GET", "/api/v1/sites/{id}/identity", api_identity.get_identity, "site_identity",
+             "The site's identity secret (made on first read) and enforcement (OWNER)"),
+    ApiRoute("PATCH", "/api/v1/sites/{id}/identity", api_identity.patch_identity,
+             "site_identity_update",
+             "Refuse visitors without a verified identity, or not (OWNER)",
+             body=api_identity.IDENTITY_PATCH),
+    ApiRoute("POST", "/api/v1/sites/{id}/identity/rotate", api_identity.rotate_identity,
+             "site_identity_rotate",
+             "A new identity secret; hashes made with the old one stop verifying (OWNER)"),
     ApiRoute("GET", "/api/v1/chats", api_chats.list_chats, "chats",
              "Chats, newest activity first",
              query={"status": "open or closed", "siteId": "only this site",
@@ -106,6 +120,74 @@ API_ROUTES = [
                     "to": "last local date, inclusive (default: today); at most 366 days",
                     "siteId": "only this site", "tz": "IANA zone (default: the site's or UTC)",
                     "format": "json or csv", "table": "csv table: days, operators or hours"}),
+    ApiRoute("GET", "/api/v1/chats/{id}/transcript", privacy_api.transcript, "chat_transcript",
+             "The chat as a file to save (Content-Disposition: attachment)",
+             query={"format": "txt (default), html or json"}),
+    ApiRoute("GET", "/api/v1/export", privacy_api.export, "export",
+             "Every message of the chats started in a date range, one row per message,"
+             " streamed; only sites the user may see",
+             query={"from": "first date, YYYY-MM-DD (default: 30 days before to)",
+                    "to": "last date, inclusive (default: today)", "siteId": "only this site",
+                    "tz": "IANA zone the dates are in (default UTC)",
+                    "format": "jsonl (default) or csv"}),
+    ApiRoute("GET", "/api/v1/visitors/{id}/export", privacy_api.visitor_export,
+             "visitor_export",
+             "Everything kept about one visitor as JSON: details, chats, messages, files (OWNER)"),
+    ApiRoute("DELETE", "/api/v1/visitors/{id}", privacy_api.visitor_erase, "visitor_erase",
+             "Erase one visitor: details, chats, messages, files; their widgets are closed"
+             " (OWNER)"),
+    ApiRoute("GET", "/api/v1/sites/{id}/retention", privacy_api.get_retention, "site_retention",
+             "Days the site keeps idle chats and old attachments (null: forever)"),
+    ApiRoute("PUT", "/api/v1/sites/{id}/retention", privacy_api.put_retention,
+             "site_retention_update",
+             "Set the retention period in days, or null to keep everything (OWNER)",
+             body=privacy_api.RETENTION),
+    ApiRoute("GET", "/api/v1/audit", privacy_api.audit_log, "audit",
+             "Security-relevant actions in the organization, newest first (OWNER)",
+             query={"action": "only this action, e.g. auth.login_failed",
+                    "before": "the previous page's `next`", "limit": "1-500, default 50"}),
+    ApiRoute("GET", "/api/v1/sites/{id}/webhooks", webhooks_api.list_webhooks, "webhooks",
+             "The site's webhook endpoints, secrets included (OWNER)"),
+    ApiRoute("POST", "/api/v1/sites/{id}/webhooks", webhooks_api.create_webhook,
+             "webhook_create",
+             "Add a webhook endpoint: an http(s) URL and the events it wants (default: all);"
+             " a signing secret is generated (OWNER)",
+             body=webhooks_api.WEBHOOK_CREATE, status=201),
+    ApiRoute("GET", "/api/v1/webhooks/{id}", webhooks_api.get_webhook, "webhook",
+             "One webhook endpoint (OWNER)"),
+    ApiRoute("PATCH", "/api/v1/webhooks/{id}", webhooks_api.patch_webhook, "webhook_update",
+             "Change a webhook's URL, events or enabled flag (OWNER)",
+             body=webhooks_api.WEBHOOK_PATCH),
+    ApiRoute("DELETE", "/api/v1/webhooks/{id}", webhooks_api.delete_webhook, "webhook_delete",
+             "Delete a webhook endpoint and its deliveries (OWNER)", status=204),
+    ApiRoute("POST", "/api/v1/webhooks/{id}/rotate-secret", webhooks_api.rotate_secret,
+             "webhook_rotate", "A new signing secret, used from the next delivery on (OWNER)"),
+    ApiRoute("POST", "/api/v1/webhooks/{id}/test", webhooks_api.send_test, "webhook_test",
+             "Send a webhook.test event to the endpoint now (OWNER)", status=202),
+    ApiRoute("GET", "/api/v1/webhooks/{id}/deliveries", webhooks_api.list_deliveries,
+             "webhook_deliveries", "The endpoint's newest deliveries with every attempt (OWNER)",
+             query={"limit": "1-200, default 50"}),
+    ApiRoute("POST", "/api/v1/webhooks/{id}/retry", webhooks_api.retry_delivery,
+             "webhook_retry", "Deliver a failed or waiting delivery again now (OWNER)",
+             body=webhooks_api.RETRY),
+    ApiRoute("GET", "/api/v1/mail", mail_api.get_mail, "mail",
+             "The organization's SMTP settings, null when email is off (OWNER; the password"
+             " is never returned)"),
+    ApiRoute("PUT", "/api/v1/mail", mail_api.put_mail, "mail_update",
+             "Set the SMTP settings; password absent keeps the saved one, \"\" removes it;"
+             " links in emails will start with this request's origin (OWNER)",
+             body=mail_settings.SETTINGS),
+    ApiRoute("DELETE", "/api/v1/mail", mail_api.delete_mail, "mail_delete",
+             "Remove the SMTP settings: nothing is emailed any more (OWNER)", status=204),
+    ApiRoute("POST", "/api/v1/mail/test", mail_api.test_mail, "mail_test",
+             "Send a test email now; 502 smtp_failed with the server's reason (OWNER)",
+             body=mail_settings.TEST),
+    ApiRoute("GET", "/api/v1/sites/{id}/missed-chat", mail_api.get_missed_chat,
+             "site_missed_chat",
+             "Minutes a visitor waits for a reply before the team is emailed (0: never)"),
+    ApiRoute("PUT", "/api/v1/sites/{id}/missed-chat", mail_api.put_missed_chat,
+             "site_missed_chat_update", "Set the missed-chat wait in minutes, 0-1440 (OWNER)",
+             body=mail_settings.MISSED_CHAT),
     ApiRoute("GET", "/api/v1/openapi.json", api_openapi.openapi, "openapi",
              "This description", auth=False),
 ]

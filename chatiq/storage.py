@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -19,16 +20,42 @@ from chatiq import keys
 
 # A key is a sha256 (optionally with a suffix): nothing a client sends can name a path.
 _KEY = re.compile(r"^[0-9a-f]{64}(-thumb)?$")
+# link() failures that may mean "no hard links here" (vfat answers EPERM), so a rename is
+# tried; a full or read-only disk fails the same way either way.
+_NO_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+class StorageError(Exception):
+    """The store could not write: its disk is full (`full`), or it refuses writes
+    (read-only, permissions, I/O error). Nothing was kept; the caller may retry later."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(exc.strerror or str(exc))
+        self.full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def writing():
+    """Around filesystem writes only: an OSError with an errno becomes StorageError.
+    (Not around network reads, whose resets are OSErrors too.)"""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise StorageError(exc) from exc
 
 
 class BlobStore(Protocol):
     """What the upload and download code needs; an S3 backend implements the same five."""
 
     def scratch(self) -> Path:
-        """A fresh local path to write an incoming upload to, on the store's filesystem."""
+        """A fresh local path to write an incoming upload to, on the store's filesystem
+        (StorageError if it cannot be written)."""
 
     async def put(self, key: str, source: Path) -> None:
-        """Move `source` in under `key`; if the key exists (same bytes) just drop `source`."""
+        """Move `source` in under `key`; if the key exists (same bytes) just drop `source`.
+        StorageError if the store cannot take it."""
 
     async def exists(self, key: str) -> bool: ...
 
@@ -52,11 +79,13 @@ class LocalBlobStore:
         return self.root / key[:2] / key
 
     def scratch(self) -> Path:
-        self.incoming.mkdir(parents=True, exist_ok=True)
+        with writing():
+            self.incoming.mkdir(parents=True, exist_ok=True)
         return self.incoming / secrets.token_hex(16)
 
     async def put(self, key: str, source: Path) -> None:
-        await asyncio.to_thread(self._put, self._path(key), source)
+        with writing():
+            await asyncio.to_thread(self._put, self._path(key), source)
 
     @staticmethod
     def _put(target: Path, source: Path) -> None:
@@ -67,7 +96,9 @@ class LocalBlobStore:
             os.link(source, target)
         except FileExistsError:
             pass
-        except OSError:  # a filesystem without hard links
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
             os.replace(source, target)
             return
         source.unlink()

@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader
 
 from chatiq import filetypes, images
 from chatiq.filetypes import Refused
-from chatiq.storage import BlobStore
+from chatiq.storage import BlobStore, writing
 from chatiq.store import attachments, chats
 from chatiq.store.attachments import Attachment
 
@@ -40,35 +40,52 @@ async def receive(part: BodyPartReader, storage: BlobStore, limit: int) -> Recei
     """Stream one file part to a scratch file, hashing as it goes.
 
     Reads at most limit + MIN_READ bytes: one byte more than allowed proves the file is
-    too large, and the rest of the body is never read. Nothing is kept on refusal.
+    too large, and the rest of the body is never read. Nothing is kept on refusal, nor
+    when the disk fills up or refuses writes half-way (StorageError).
     """
     path = storage.scratch()
     digest = hashlib.sha256()
     size = 0
-    fh = await asyncio.to_thread(path.open, "xb")
     try:
-        while True:
-            # aiohttp reads no less than a boundary's length: MIN_READ covers any (≤ 70 + 4).
-            chunk = await part.read_chunk(min(CHUNK, max(limit + 1 - size, MIN_READ)))
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise Refused("too_large", f"the file is larger than {limit:,} bytes")
-            digest.update(chunk)
-            await asyncio.to_thread(fh.write, chunk)
+        with writing():
+            fh = await asyncio.to_thread(path.open, "xb")
+        try:
+            while True:
+                # aiohttp reads no less than a boundary's length: MIN_READ covers any (≤ 70 + 4).
+                chunk = await part.read_chunk(min(CHUNK, max(limit + 1 - size, MIN_READ)))
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise Refused("too_large", f"the file is larger than {limit:,} bytes")
+                digest.update(chunk)
+                with writing():
+                    await asyncio.to_thread(fh.write, chunk)
+        finally:
+            with writing():  # the last buffered bytes reach the disk here, and may not fit
+                await asyncio.to_thread(fh.close)
     except BaseException:
-        await asyncio.to_thread(fh.close)
-        path.unlink(missing_ok=True)
+        _discard(path)
         raise
-    await asyncio.to_thread(fh.close)
     return Received(path, digest.hexdigest(), size)
+
+
+def _discard(path: Path | None) -> None:
+    """Remove a scratch file; on a disk that now refuses even that, leave it (nothing refers
+    to it, and `.incoming` holds nothing else of value)."""
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 async def store(pool, storage: BlobStore, received: Received, *, client_name: str | None,
                 allowed: tuple[str, ...], site_id: int, uploader_kind: str,
                 uploader_id: int) -> Attachment:
-    """Check what the file really is, keep its bytes once, and record who uploaded it."""
+    """Check what the file really is, keep its bytes once, and record who uploaded it.
+
+    All or nothing: if the thumbnail, the blob or the row cannot be written, bytes that
+    no other attachment uses are removed again.
+    """
     thumb_path: Path | None = None
     try:
         verdict = await asyncio.to_thread(filetypes.inspect, received.path, client_name, allowed)
@@ -76,22 +93,29 @@ async def store(pool, storage: BlobStore, received: Received, *, client_name: st
         if fmt is not None:  # made every time: an existing preview could be released meanwhile
             thumb_path = storage.scratch()
             try:
-                await asyncio.to_thread(images.thumbnail, received.path, fmt, thumb_path)
+                with writing():
+                    await asyncio.to_thread(images.thumbnail, received.path, fmt, thumb_path)
             except images.BadImage as exc:
                 raise Refused(exc.code, exc.message) from None
         async with attachments.blob_lock(pool, received.sha256) as cur:
-            await storage.put(received.sha256, received.path)
-            if thumb_path is not None:
-                await storage.put(thumb_key(received.sha256), thumb_path)
-            return await attachments.create(
-                cur, site_id=site_id, uploader_kind=uploader_kind, uploader_id=uploader_id,
-                sha256=received.sha256, name=verdict.name, size=received.size,
-                mime=verdict.type.mime, has_thumb=fmt is not None)
+            shared = await attachments.sha_in_use(cur, received.sha256)
+            try:
+                await storage.put(received.sha256, received.path)
+                if thumb_path is not None:
+                    await storage.put(thumb_key(received.sha256), thumb_path)
+                return await attachments.create(
+                    cur, site_id=site_id, uploader_kind=uploader_kind, uploader_id=uploader_id,
+                    sha256=received.sha256, name=verdict.name, size=received.size,
+                    mime=verdict.type.mime, has_thumb=fmt is not None)
+            except BaseException:
+                if not shared:
+                    with contextlib.suppress(OSError):
+                        await storage.delete(received.sha256)
+                        await storage.delete(thumb_key(received.sha256))
+                raise
     finally:
-        for leftover in (received.path, thumb_path):
-            if leftover is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+        _discard(received.path)
+        _discard(thumb_path)
 
 
 async def release_blobs(pool, storage: BlobStore, sha256s: list[str]) -> int:

@@ -90,6 +90,9 @@ def chat_summary(row: dict) -> dict:
             "timezone": row["timezone"],
             "firstSeen": iso(row["first_seen"]),
             "lastSeen": iso(row["last_seen"]),
+            # (ext) the site's customer id when their identity verified (docs/identity.md)
+            "verified": row["visitor_external_id"] is not None,
+            "userId": row["visitor_external_id"],
         },
         "status": row["status"],
         "assignedTo": make_id("u", row["assigned_to"]),

@@ -148,7 +148,8 @@ class OperatorConnection(Connection):
 
     async def _set_status(self, chat_ref: str, status: str) -> dict:
         chat_id, _ = await self._chat_site(chat_ref)
-        changed = await chats.set_status(self.pool, chat_id, status)
+        changed = await chats.set_status(self.pool, chat_id, status,
+                                         on_event=self.app.get(keys.WEBHOOKS))
         row = await chats.chat_row(self.pool, chat_id)
         if changed:
             if status == "closed":

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
-from chatiq import fanout, keys, protocol
+from chatiq import fanout, identity, keys, protocol
+from chatiq.mail import transcript
 from chatiq.origins import origin_allowed
 from chatiq.protocol import Frame, ProtocolError, make_id, parse_id
+from chatiq.ratelimit import whole_seconds
 from chatiq.security import new_token
 from chatiq.store import chats, sites, visitors
 from chatiq.store.accounts import user_by_id
 from chatiq.store.db import NotFound
+from chatiq.store.site_identity import identity_for_join
 from chatiq.wire import message_object, settings_object
 from chatiq.ws_common import Closing, Connection
+
+log = logging.getLogger(__name__)
 
 
 class VisitorConnection(Connection):
@@ -43,7 +50,8 @@ class VisitorConnection(Connection):
         ip = self.request.remote or "?"
         limiter = self.app[keys.JOIN_LIMITER]
         if self.config.rate_limits_enabled and not limiter.allow(ip):
-            raise ProtocolError("rate_limited", "too many joins from this address, retry later")
+            raise ProtocolError("rate_limited", "too many joins from this address, retry later",
+                                retry_after=whole_seconds(limiter.retry_after(ip)))
         site = await sites.site_by_key(self.pool, data["siteKey"])
         if site is None or not site.enabled:
             raise Closing(protocol.CLOSE_FORBIDDEN, "unknown or disabled site")
@@ -52,13 +60,26 @@ class VisitorConnection(Connection):
             raise Closing(protocol.CLOSE_FORBIDDEN, "origin not allowed for this site")
         info = {**data, "userAgent": self.request.headers.get("User-Agent", "")[:500], "ip": ip}
         token = data.get("visitorToken")
-        visitor = await visitors.visitor_by_token(self.pool, site.id, token) if token else None
-        if visitor is None:
-            token = new_token()
-            visitor = await visitors.create_visitor(self.pool, site_id=site.id, token=token,
-                                                    info=info)
+        decision = await self._identity(site, data.get("user"), frame.ref)
+        verified = None
+        if decision.user_id is not None:
+            user = data["user"]
+            verified = await visitors.join_verified(
+                self.pool, site_id=site.id, external_id=decision.user_id, name=user.get("name"),
+                email=user.get("email"), token=token, info=info,
+                on_event=self.app.get(keys.WEBHOOKS))
+            visitor, token = verified.visitor, verified.token
         else:
-            visitor = await visitors.touch_visitor(self.pool, visitor.id, info)
+            visitor = await visitors.visitor_by_token(self.pool, site.id, token) if token else None
+            # A verified customer's chats show only to a join that proves who they are.
+            if visitor is not None and visitor.external_id is not None:
+                visitor = None
+            if visitor is None:
+                token = new_token()
+                visitor = await visitors.create_visitor(self.pool, site_id=site.id, token=token,
+                                                        info=info)
+            else:
+                visitor = await visitors.touch_visitor(self.pool, visitor.id, info)
         chat_id = await chats.latest_chat_id(self.pool, visitor.id)
         history, agent = [], None
         if chat_id is not None:
@@ -77,6 +98,8 @@ class VisitorConnection(Connection):
         if came_online and chat_id is not None:
             self.hub.to_site_operators(site.id, protocol.encode("visitor:online", {
                 "chatId": make_id("c", chat_id), "visitorId": make_id("v", visitor.id)}))
+        if verified is not None:
+            await self._identified(site, verified, chat_id)
         self.send("session", {
             "visitorId": make_id("v", visitor.id),
             "visitorToken": token,
@@ -87,8 +110,32 @@ class VisitorConnection(Connection):
             "operatorsOnline": self.hub.operators_online(site.id),
             "history": history,
             "features": {"uploads": True, "reactions": True},
+            "identity": _identity_state(decision),
         })
         return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}
+
+    async def _identity(self, site: sites.Site, user: dict | None,
+                        ref: str | None) -> identity.Decision:
+        """Check the join's `user` against the site's secret; a site that enforces
+        identity ends the connection when it does not verify (docs/identity.md)."""
+        settings = await identity_for_join(self.pool, site.id)
+        decision = identity.decide(settings.secret if settings else None,
+                                   settings is not None and settings.enforce, user)
+        if decision.error is not None and user is not None:
+            log.info("site %s: visitor identity not accepted: %s", site.id, decision.error.message)
+        if decision.refuse:
+            self.send_error(decision.error, ref)
+            raise Closing(protocol.CLOSE_IDENTITY_REFUSED, "verified identity required")
+        return decision
+
+    async def _identified(self, site: sites.Site, verified: visitors.VerifiedJoin,
+                          chat_id: int | None) -> None:
+        """Operators see the verified badge, name and a moved chat (now this one) at once."""
+        if chat_id is not None and verified.changed:
+            fanout.chat_updated(self.hub, await chats.chat_row(self.pool, chat_id))
+        if verified.identified:  # webhooks heard it in join_verified's transaction
+            log.info("site %s: visitor v_%s identified as customer %r", site.id,
+                     verified.visitor.id, verified.visitor.external_id)
 
     async def _business(self, site: sites.Site) -> dict:
         automation = self.app.get(keys.AUTOMATION)
@@ -108,11 +155,15 @@ class VisitorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
+        limiter, who = self.app[keys.MESSAGE_LIMITER], str(self.visitor.id)
+        if self.config.rate_limits_enabled and not limiter.allow(who):  # all their sockets
+            raise ProtocolError("rate_limited", "too many messages, retry later",
+                                retry_after=whole_seconds(limiter.retry_after(who)))
         if self.chat_id is None:  # the first message creates the chat
             posted = await chats.post_visitor_message(
                 self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
                 client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"),
-                node=self.app[keys.NODE])
+                node=self.app[keys.NODE], on_event=self.app.get(keys.WEBHOOKS))
         else:
             posted = await self.app[keys.WRITER].post(
                 chat_id=self.chat_id, author_kind="visitor", author_id=self.visitor.id,
@@ -162,6 +213,10 @@ class VisitorConnection(Connection):
                 "pageUrl": self.visitor.page_url, "pageTitle": self.visitor.page_title}))
         return {}
 
+    async def on_visitor_email(self, frame: Frame, data: dict) -> dict:
+        self._joined()
+        return await transcript.visitor_email(self, data)  # (ext) docs/email.md
+
     async def on_message_react(self, frame: Frame, data: dict) -> dict:
         self._joined()
         if self.chat_id is None:
@@ -172,6 +227,15 @@ class VisitorConnection(Connection):
                                     data["emoji"])
         row = await chats.message_in_chat(self.pool, self.chat_id, message_id)
         return {"message": fanout.reaction_changed(self.hub, self.site.id, row)}
+
+
+def _identity_state(decision: identity.Decision) -> dict | None:
+    """The session's `identity`: null when the join sent no user."""
+    if decision.user_id is not None:
+        return {"verified": True, "userId": decision.user_id}
+    if decision.error is not None:
+        return {"verified": False, "error": decision.error.data()}
+    return None
 
 
 async def widget_socket(request: web.Request) -> web.WebSocketResponse:

@@ -85,6 +85,14 @@ def database_url(pg_server):
 
 
 @pytest.fixture
+def aiohttp_client(database_url, aiohttp_client):
+    """pytest-aiohttp's factory, set up after (so torn down before) the test's database:
+    apps stop while their database still exists, instead of their background tasks
+    retrying against a dropped one during teardown."""
+    return aiohttp_client
+
+
+@pytest.fixture
 def sql(database_url):
     """Run a query on the test's database directly (psycopg2, autocommit): for checks
     written independently of the code under test."""

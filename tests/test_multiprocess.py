@@ -5,6 +5,7 @@ writer and LISTEN connection); the last test uses two real `chatiq serve` proces
 """
 
 import asyncio
+import datetime
 import os
 import signal
 import subprocess
@@ -83,6 +84,37 @@ async def test_settings_and_presence_cross_processes(two):
     assert status == 200
     pushed = await recv_until(v, "settings:update")
     assert pushed["data"]["settings"]["color"] == "#123456"
+
+
+async def test_hours_saved_on_a_retime_the_flips_on_b(two):
+    """Regression: saving business hours re-timed only the process that handled the save;
+    the others kept the old flip timers (and status) until they restarted."""
+    a, b = two
+    token, _ = await a.register()
+    site = await a.create_site(token)
+    site_id = int(site["id"].removeprefix("s_"))  # the API says "s_<id>"
+    engine_b = b.runner.app[keys.AUTOMATION]
+    assert (await engine_b.business_status(site_id))["open"] is True
+    # Closed every day of the week but one a month ahead: closed now, everywhere.
+    day = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    body = {"enabled": True, "timezone": "Europe/Kyiv", "schedule": {},
+            "exceptions": [{"date": day, "intervals": [["09:00", "10:00"]]}]}
+    code, _ = await a.call("PUT", f"/api/v1/sites/{site['id']}/hours", token, json=body)
+    assert code == 200
+    for _ in range(250):
+        if site_id in engine_b.hours:
+            break
+        await asyncio.sleep(0.02)
+    status = await engine_b.business_status(site_id)
+    assert status["open"] is False and status["nextOpenAt"].startswith(day)
+
+    body["enabled"] = False
+    code, _ = await a.call("PUT", f"/api/v1/sites/{site['id']}/hours", token, json=body)
+    for _ in range(250):
+        if site_id not in engine_b.hours:
+            break
+        await asyncio.sleep(0.02)
+    assert (await engine_b.business_status(site_id))["open"] is True
 
 
 async def test_lost_listen_connection_replays_without_gaps_or_duplicates(two, sql):

@@ -50,3 +50,24 @@ def test_keyed_limiter_is_per_key_and_bounded():
     for i in range(50):
         limiter.allow(f"k{i}")
     assert len(limiter.buckets) <= 10
+
+
+def test_wait_spends_nothing_and_refund_gives_one_back():
+    clock = Clock()
+    limiter = KeyedLimiter(RateLimit(2, 0.5), clock)
+    assert limiter.wait("a") == 0.0  # never seen: free
+    assert limiter.allow("a") and limiter.allow("a")
+    assert limiter.wait("a") == 2.0 and limiter.wait("a") == 2.0  # asking costs nothing
+    limiter.refund("a")
+    assert limiter.wait("a") == 0.0 and limiter.allow("a") and not limiter.allow("a")
+    clock.now += 2.0
+    assert limiter.wait("a") == 0.0
+    for _ in range(5):
+        limiter.refund("a")  # never above the burst
+    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a")
+
+
+def test_whole_seconds_rounds_up_to_at_least_one():
+    from chatiq.ratelimit import whole_seconds
+
+    assert [whole_seconds(x) for x in (0.0, 0.01, 1.0, 1.2, 89.5)] == [1, 1, 1, 2, 90]

@@ -68,7 +68,13 @@
     unread: ['{} unread', 'Непрочитаних: {}'],
     file: ['File', 'Файл'],
     units: ['B KB MB', 'Б КБ МБ'],
-    brand: ['Powered by ChatIQ', 'Працює на ChatIQ']
+    brand: ['Powered by ChatIQ', 'Працює на ChatIQ'],
+    signIn: ['Sign in to chat with us.', 'Увійдіть, щоб написати нам.'],
+    mailAway: ['Leave your email and we will answer there too.', 'Залиште email, і ми відповімо й туди.'],
+    mailAsk: ['Email me this conversation', 'Надіслати мені цю розмову'],
+    mailPh: ['Your email', 'Ваш email'],
+    mailOk: ['Thanks! We have your email.', 'Дякуємо! Ваш email у нас.'],
+    mailSent: ['The conversation is on its way to your inbox.', 'Розмову надіслано вам на пошту.']
   };
   function t(k, v) { return S[k][lang === 'uk' ? 1 : 0].replace('{}', v); }
 
@@ -80,7 +86,9 @@
   // ---- state --------------------------------------------------------------------------
   var sock = null, joined = false, dead = false, everJoined = false, booted = false, shown = false;
   var attempt = 0, retryT = 0, refs = {}, refN = 0, inflight = null, inflightT = 0, warned = {};
-  var token = get('token'), me = null, chatId = null, features = {}, srv = {};
+  var token = get('token'), tkey = 'token', me = null, chatId = null, features = {}, srv = {};
+  var noUser = 0, refused = 0;
+  var mailMode = '', mailGiven = get('mail');  // (ext) the email ask: '', 'away' or 'transcript'
   var business = { open: true }, online = 0, agent = null, typingName = '', typingT = 0;
   var maxSeq = 0, adminRead = 0, readSent = 0, seen = +get('seen') || 0;
   var recs = [], byKey = {};  // rendered messages; byKey: 's'+seq / 'c'+clientId / 'i'+id -> record
@@ -191,6 +199,9 @@
     '.ty{padding:0 14px 6px;font-size:12px;color:var(--mu);font-style:italic}' +
     '.q{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}' +
     '.q button{border:1px solid var(--c);color:var(--ink2);background:var(--c2);border-radius:16px;padding:5px 12px;font-size:13px}' +
+    '.ml{padding:8px 12px 0;border-top:1px solid var(--bd);font-size:13px}.ml form{padding:6px 0 8px;border:0}' +
+    '.ml input{flex:1;min-width:0;border:1px solid var(--bd);border-radius:8px;padding:6px 8px;font:inherit;background:var(--bg);color:var(--fg)}' +
+    '.ml button{padding:6px 12px;border-radius:8px;background:var(--c);color:var(--ink)}' +
     '.nt{margin:0 12px 8px;padding:6px 10px;border-radius:8px;background:#fee2e2;color:#991b1b;font-size:12px}' +
     'progress{display:block;width:100%;height:4px}' +
     '.em{display:grid;grid-template-columns:repeat(7,1fr);padding:6px;border-top:1px solid var(--bd);max-height:160px;overflow-y:auto}' +
@@ -218,6 +229,9 @@
   var log = h('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t('messages'), tabindex: '0', 'data-chatiq': 'log' }, [greetEl]);
   var typingEl = h('div', { 'class': 'ty', 'aria-live': 'polite', 'data-chatiq': 'typing', hidden: '' });
   var quick = h('div', { 'class': 'q', 'data-chatiq': 'quick' });
+  var mailText = h('span'), mailIn = h('input', { type: 'email', required: '', maxlength: '254', autocomplete: 'email', placeholder: t('mailPh'), 'aria-label': t('mailPh') });
+  var mailEl = h('div', { 'class': 'ml', 'data-chatiq': 'email', hidden: '' }, [mailText, on(h('form', null, [mailIn,
+    h('button', { type: 'submit', text: t('send') })]), 'submit', function (e) { e.preventDefault(); giveEmail(); })]);
   var noteEl = h('div', { 'class': 'nt', role: 'alert', 'data-chatiq': 'notice', hidden: '' });
   var bar = h('progress', { max: '1', value: '0', 'data-chatiq': 'progress', hidden: '' });
   var emojis = h('div', { 'class': 'em', 'data-chatiq': 'emojis', hidden: '' }, EMOJI.map(function (e) {
@@ -240,7 +254,7 @@
   var panel = h('div', { 'class': 'p', role: 'dialog', 'aria-label': t('chat'), 'data-chatiq': 'panel', hidden: '' }, [
     h('header', null, [avatar, h('div', { 'class': 'hd' }, [agentEl, statusEl]), soundBtn,
       btn('hb', t('close'), icon(I.x, 'i'), 'close', function () { toggle(false); })]),
-    connEl, log, typingEl, quick, noteEl, bar, emojis, form, brandEl]);
+    connEl, log, typingEl, quick, mailEl, noteEl, bar, emojis, form, brandEl]);
   var wrap = h('div', { 'class': 'w' }, [panel, launcher]);
   try {  // a constructed sheet is not subject to the page's CSP style-src; <style> is the fallback
     var sheet = new CSSStyleSheet();
@@ -341,10 +355,25 @@
     statusEl.setAttribute('data-state', st);
     statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1)) : t(st);
     connEl.hidden = joined;
-    connEl.textContent = navigator.onLine === false ? t('offline') : t(everJoined ? 'reconnecting' : 'connecting');
+    connEl.textContent = refused ? t('signIn') : navigator.onLine === false ? t('offline') : t(everJoined ? 'reconnecting' : 'connecting');
     connEl.setAttribute('data-state', joined ? 'ok' : 'offline');
     attachBtn.hidden = features.uploads !== true;
+    if (mailMode !== 'transcript') askEmail(joined && st !== 'online' && !mailGiven ? 'away' : '');
     paintSound();
+  }
+
+  // ---- (ext) the visitor's email: offline capture, and the transcript after a closed chat --
+  function askEmail(mode) {
+    mailMode = mode; mailEl.hidden = !mode;
+    if (mode) mailText.textContent = t(mode === 'transcript' ? 'mailAsk' : 'mailAway');
+  }
+  function giveEmail() {
+    var v = mailIn.value.trim(), tr = mailMode === 'transcript';
+    if (v) send('visitor:email', { email: v, transcript: tr }, function (err, d) {
+      if (err) return note(err.message || err.code);
+      set('mail', mailGiven = '1'); askEmail('');
+      sysNote(t(d.transcript ? 'mailSent' : 'mailOk'));
+    });
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -371,6 +400,7 @@
   }
   function upsert(m, live) {
     if (!m || typeof m !== 'object') return;
+    if (m.chatId) chatId = m.chatId;
     var kind = m.author && m.author.kind, r = (m.seq && byKey['s' + m.seq]) || (m.clientId && byKey['c' + m.clientId]);
     var atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     if (!r) {
@@ -575,6 +605,12 @@
     ws.onopen = function () {
       var d = { siteKey: siteKey, pageUrl: here(), pageTitle: title(), referrer: doc.referrer.slice(0, 2048), language: lang };
       try { d.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old browser: no zone */ }
+      var u = who();
+      // A verified customer keeps a token of their own; the anonymous one lets the server
+      // hand them the chat they started before signing in (docs/identity.md).
+      tkey = u ? 'u:' + u.id : 'token';
+      token = get(tkey) || get('token');
+      if (u) d.user = u;
       if (token) d.visitorToken = token;
       if (booted && maxSeq) d.lastSeq = maxSeq;  // resume: only what we missed, in seq order
       lastPage = location.href;
@@ -589,6 +625,10 @@
       if (sock !== ws) return;
       sock = null; joined = false; inflight = null; refs = {};
       clearTimeout(inflightT);
+      if (e.code === 4010 || refused) {  // the site wants a verified customer: say so, never retry
+        show(); dead = refused = 1; form.hidden = true; paintAgent();
+        return console.warn('ChatIQ: visitor identity refused (close 4010), see window.chtq.user');
+      }
       if (e.code === 4003) {  // unknown or disabled site key: vanish, say it once, never retry
         dead = true;
         host.remove();
@@ -597,6 +637,14 @@
       show(); showTyping(false); paintAgent();
       retry(e.code === 4008 ? 6 : 0);
     };
+  }
+  function who() {  // the page's logged-in customer, signed by the site's server
+    var u = cfg.user;
+    if (noUser || !u || u.id == null || !u.hash) return null;
+    var o = { id: String(u.id), hash: String(u.hash) };
+    if (u.name) o.name = String(u.name).slice(0, 200);  // unsigned labels: cut, never refused
+    if (u.email) o.email = String(u.email).slice(0, 254);
+    return o;
   }
   function retry(min) {  // exponential backoff with jitter, capped; never a tight loop
     attempt = Math.max(attempt + 1, min || 0);
@@ -607,15 +655,16 @@
   on(W, 'offline', paintAgent);
 
   function onSession(d) {
-    if (d.visitorToken) set('token', token = d.visitorToken);
+    if (d.visitorToken) set(tkey, token = d.visitorToken);
+    if (d.identity && d.identity.error) console.warn('ChatIQ: identity not verified:', d.identity.error.message);
     me = d.visitorId;
-    if (chatId && d.chatId && d.chatId !== chatId) {  // a different chat: start a clean log
+    if (chatId && d.chatId !== chatId) {  // a different chat (or visitor): start a clean log
       recs.forEach(function (r) { if (r.m.seq) r.el.remove(); });
       recs = recs.filter(function (r) { return !r.m.seq; });
       byKey = {}; maxSeq = adminRead = readSent = 0;
       recs.forEach(function (r) { byKey['c' + r.m.clientId] = r; });
     }
-    chatId = d.chatId || chatId;
+    chatId = d.chatId;
     features = d.features || {};
     srv = d.settings || {};
     business = d.business || { open: true };
@@ -637,7 +686,11 @@
       case 'error':
         cb = f.ref && refs[f.ref];
         if (cb) { delete refs[f.ref]; f.type === 'ack' ? cb(null, d) : cb(d); }
-        else if (f.type === 'error' && !joined && sock) sock.close();  // join refused (e.g. rate_limited): back off
+        else if (f.type === 'error' && !joined && sock) {  // join refused (e.g. rate_limited): back off
+          refused = d.code === 'unauthorized';
+          if (/^user/.test(d.field)) noUser = 1;  // a malformed window.chtq.user: join without it
+          sock.close();
+        }
         else if (f.type === 'error') console.debug('ChatIQ:', d.code, d.message);
         break;
       case 'admin:message':
@@ -671,7 +724,7 @@
         online = +d.count || 0; paintAgent();
         break;
       case 'chat:closed':
-        showTyping(false); sysNote(t('ended'));
+        showTyping(false); sysNote(t('ended')); askEmail('transcript');
         break;
       case 'message:reaction':
         r = byKey['i' + d.messageId];
@@ -698,6 +751,10 @@
 
   cfg.open = function () { if (shown) toggle(true); };
   cfg.close = function () { if (shown) toggle(false); };
+  cfg.identify = function (u) {  // a sign-in (or out) without a page load: join again as u
+    cfg.user = u; noUser = 0;
+    if (refused) { dead = refused = 0; form.hidden = false; connect(); } else if (sock) sock.close();
+  };
   outbox.forEach(function (it) {  // unsent messages from before a reload: show them as pending
     upsert({ clientId: it.clientId, author: { kind: 'visitor' }, text: it.text, attachment: it.attachment, createdAt: it.at });
   });

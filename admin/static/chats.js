@@ -166,7 +166,10 @@ function start(app) {
     li.dataset.assigned = chat.assignedTo || "";
     li.dataset.updated = chat.updatedAt;
     li.dataset.lastSeq = String(chat.lastSeq);
-    li.querySelector(".chat-name").textContent = chat.visitor.name;
+    const name = li.querySelector(".chat-name");
+    name.textContent = chat.visitor.name;
+    name.dataset.verified = chat.visitor.verified ? "true" : "";  // the ✓ comes from panel.css
+    name.title = chat.visitor.verified ? S.verified : "";
     const time = li.querySelector(".chat-time");
     time.dateTime = chat.updatedAt;
     time.textContent = shortTime(chat.updatedAt);

@@ -9,9 +9,11 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_user
 from chatiq.auth import issue_token
+from chatiq.privacy.audit import record_request
 from chatiq.protocol import Str
+from chatiq.ratelimit import whole_seconds
 from chatiq.security import check_password, hash_password
-from chatiq.store import accounts
+from chatiq.store import accounts, audit
 from chatiq.wire import user_object
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -44,32 +46,68 @@ async def register(request: web.Request) -> web.Response:
     body = await read_json(request, REGISTER)
     email = check_email(body["email"])
     password = check_new_password(body["password"])
-    _limit(request, "register:" + (request.remote or "?"))
+    if wait := take_attempt(request, signup_check(request)):
+        raise too_many(wait)
     user = await accounts.create_org_with_owner(
         pool(request), org_name=body["organization"], email=email, name=body["name"],
         password_hash=await hash_password(password, _rounds(request)))
+    await record_request(request, audit.REGISTERED, user, details={"via": "api"})
     return web.json_response({"token": issue_token(request.app, user), "user": user_object(user)},
                              status=201)
 
 
-def _limit(request: web.Request, key: str) -> None:
-    config = request.app[keys.CONFIG]
-    limiter = request.app[keys.LOGIN_LIMITER]
-    if config.rate_limits_enabled and not limiter.allow(key):
-        wait = max(1, int(limiter.retry_after(key)) + 1)
-        raise ApiError("rate_limited", "too many attempts, retry later",
-                       headers={"Retry-After": str(wait)})
+def login_checks(request: web.Request, email: str) -> list[tuple[web.AppKey, str]]:
+    """The limits on failed logins (per address and per account), for the API and panel."""
+    return [(keys.LOGIN_IP_LIMITER, "login-ip:" + (request.remote or "?")),
+            (keys.LOGIN_LIMITER, "account:" + email)]
+
+
+def signup_check(request: web.Request) -> tuple[web.AppKey, str]:
+    return keys.SIGNUP_LIMITER, "signup:" + (request.remote or "?")
+
+
+def take_attempt(request: web.Request, *checks: tuple[web.AppKey, str]) -> int:
+    """Count one attempt against every (limiter, key) and return 0; or, if any of them has
+    none left, count nothing and return the whole seconds to wait. Counting before the
+    attempt (not after it failed) keeps a thousand concurrent guesses from all slipping by."""
+    if not request.app[keys.CONFIG].rate_limits_enabled:
+        return 0
+    wait = max(request.app[limiter].wait(key) for limiter, key in checks)
+    if wait > 0:
+        return whole_seconds(wait)
+    for limiter, key in checks:
+        request.app[limiter].allow(key)
+    return 0
+
+
+def give_back(request: web.Request, *checks: tuple[web.AppKey, str]) -> None:
+    """Return an attempt that succeeded: only failed logins count."""
+    if request.app[keys.CONFIG].rate_limits_enabled:
+        for limiter, key in checks:
+            request.app[limiter].refund(key)
+
+
+def too_many(seconds: int) -> ApiError:
+    return ApiError("rate_limited", f"too many attempts; retry in {seconds} s",
+                    headers={"Retry-After": str(seconds)})
 
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LOGIN)
     email = body["email"].lower()
-    _limit(request, "ip:" + (request.remote or "?"))
-    _limit(request, "account:" + email)
+    # A locked account refuses even the right password until its wait is over.
+    checks = login_checks(request, email)
+    if wait := take_attempt(request, *checks):
+        raise too_many(wait)
     user = await accounts.user_by_email(pool(request), email)
     ok = await check_password(body["password"], user.password_hash if user else None)
     if not ok:
+        await record_request(request, audit.LOGIN_FAILED, org_id=user.org_id if user else None,
+                             actor_id=user.id if user else None, actor_email=email,
+                             details={"via": "api"})
         raise ApiError("unauthorized", "wrong email or password")
+    give_back(request, *checks)
+    await record_request(request, audit.LOGIN, user, details={"via": "api"})
     return web.json_response({"token": issue_token(request.app, user), "user": user_object(user)})
 
 
@@ -77,6 +115,7 @@ async def logout(request: web.Request) -> web.Response:
     """Revoke every token of this user (they all carry the old token version)."""
     user = await require_user(request)
     await accounts.bump_token_version(pool(request), user.id)
+    await record_request(request, audit.LOGOUT, user, details={"via": "api"})
     return web.json_response({"ok": True})
 
 

@@ -9,9 +9,10 @@ from aiohttp import web
 from chatiq import fanout, keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
 from chatiq.origins import normalize_origin, origin_from_domain
-from chatiq.protocol import Bool, List, Str, parse_id
+from chatiq.privacy.audit import record_request
+from chatiq.protocol import Bool, List, Str, make_id, parse_id
 from chatiq.security import new_token
-from chatiq.store import sites
+from chatiq.store import audit, sites
 from chatiq.wire import settings_object, site_object
 
 SITE_CREATE = {"name": Str(required=True, max_len=100, min_len=1, strip=True),
@@ -64,6 +65,8 @@ async def create_site(request: web.Request) -> web.Response:
     body = await read_json(request, SITE_CREATE)
     site = await new_site(request.app, user, body["name"], clean_domain(body.get("domain")),
                           clean_origins(body.get("allowedOrigins", [])))
+    await record_request(request, audit.SITE_CREATED, user, target=make_id("s", site.id),
+                         details={"name": site.name})
     return web.json_response({"site": site_object(site)}, status=201)
 
 
@@ -114,6 +117,8 @@ async def delete_site(request: web.Request) -> web.Response:
     user, site = await _site(request)
     require_owner(user)
     await sites.delete_site(pool(request), site.id)
+    await record_request(request, audit.SITE_DELETED, user, target=make_id("s", site.id),
+                         details={"name": site.name})
     return web.Response(status=204)
 
 

@@ -5,6 +5,8 @@ Credentials are settled before the file part is read, so strangers cannot make u
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, MultipartReader, web
@@ -15,9 +17,12 @@ from chatiq.api.common import ApiError, pool, require_user
 from chatiq.filetypes import DEFAULT_ALLOWED, Refused
 from chatiq.origins import origin_allowed
 from chatiq.protocol import parse_id
-from chatiq.storage import storage_of
+from chatiq.ratelimit import whole_seconds
+from chatiq.storage import StorageError, storage_of
 from chatiq.store import attachments, chats, sites, visitors
 from chatiq.wire import attachment_object
+
+log = logging.getLogger(__name__)
 
 FIELD_MAX_BYTES = 512
 MAX_PARTS = 8
@@ -25,6 +30,7 @@ MAX_PARTS = 8
 MULTIPART_OVERHEAD = 16 * 1024
 # Unsent uploads one uploader may have made in the last hour: a brake on filling the disk.
 MAX_PENDING_PER_HOUR = 60
+PENDING_RETRY_AFTER = 300
 
 _REFUSED_STATUS = {"too_large": 413, "invalid": 422, "unsupported_type": 415}
 
@@ -82,9 +88,12 @@ async def handle_upload(request: web.Request, user) -> web.Response:
             raise _too_large(limit) from None
         raise ApiError(exc.code, exc.message, field="file",
                        status=_REFUSED_STATUS.get(exc.code, 400)) from None
+    except StorageError as exc:  # receive/store already removed what they had written
+        raise _cannot_store(exc) from None
     except BaseException:
         if received is not None:
-            received.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                received.path.unlink(missing_ok=True)
         raise
     body = attachment_object(attachment.id, attachment.name, attachment.size, attachment.mime,
                              attachment.has_thumb)
@@ -116,6 +125,17 @@ def _too_large(limit: int) -> ApiError:
                     field="file", headers={"Connection": "close"})
 
 
+def _cannot_store(exc: StorageError) -> ApiError:
+    """507 when the disk is full, 503 when it refuses writes; either way nothing was kept
+    and the same upload may simply be tried again later."""
+    log.error("upload refused, the file store cannot write: %s", exc)
+    if exc.full:
+        return ApiError("unavailable", "the server's storage is full; the file was not stored",
+                        field="file", status=507)
+    return ApiError("unavailable", "the server cannot store files right now; the file was"
+                    " not stored", field="file", status=503)
+
+
 async def _field(part: BodyPartReader) -> str:
     raw = b""
     while chunk := await part.read_chunk(FIELD_MAX_BYTES + 1 - len(raw)):
@@ -142,11 +162,18 @@ async def _uploader(request: web.Request, user, fields: dict[str, str]) -> Uploa
         pending = await attachments.recent_unused_count(pool(request), uploader.kind, uploader.id,
                                                         3600)
         if pending >= MAX_PENDING_PER_HOUR:
-            raise ApiError("rate_limited", "too many unsent uploads, send or wait a while")
+            # A hint: the window slides, so some room comes back within the hour.
+            raise ApiError("rate_limited", "too many unsent uploads, send or wait a while",
+                           headers={"Retry-After": str(PENDING_RETRY_AFTER)})
     return uploader
 
 
 async def _visitor(request: web.Request, fields: dict[str, str]) -> Uploader:
+    ip, limiter = request.remote or "?", request.app[keys.UPLOAD_LIMITER]
+    if request.app[keys.CONFIG].rate_limits_enabled and not limiter.allow(ip):
+        wait = whole_seconds(limiter.retry_after(ip))
+        raise ApiError("rate_limited", f"too many uploads from this address; retry in {wait} s",
+                       headers={"Retry-After": str(wait)})
     site_key, token = fields.get("siteKey"), fields.get("visitorToken")
     if not site_key or not token:
         raise ApiError("unauthorized", "send a bearer token, or 'siteKey' and 'visitorToken'"

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.automation.clock import Clock, SystemClock
-from chatiq.automation.engine import Automation
+from chatiq.automation.engine import HOURS_TOPIC, Automation
 
 # The engine's clock; tests set a ManualClock here before the app starts.
 CLOCK = web.AppKey("automation_clock", Clock)
@@ -29,6 +29,10 @@ async def _automation(app: web.Application) -> AsyncIterator[None]:
                         node=app.get(keys.NODE))
     await engine.start()
     app[keys.AUTOMATION] = engine
+    bus = app.get(keys.BUS)
+    if bus is not None:  # hours saved in one process re-time the others' flips
+        bus.handlers[HOURS_TOPIC] = engine.reload_hours
+        engine.tell_others = bus.signal
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from chatiq import fanout, protocol
@@ -22,6 +23,9 @@ from chatiq.store import sites
 from chatiq.store.chats import Posted
 
 log = logging.getLogger(__name__)
+
+# The bus topic on which a process says it saved a site's business hours.
+HOURS_TOPIC = "hours"
 
 # How stale another process\'s rule edits may be seen here.
 RULES_CACHE_SECONDS = 5.0
@@ -50,6 +54,9 @@ class Automation:
         # site id → (monotonic expiry, enabled rules): read on every visitor message, so
         # cached; edits here drop the entry, edits in another process age out.
         self._rules: dict[int, tuple[float, list]] = {}
+        # How saved hours reach the other processes sharing the database (the bus's
+        # `signal`); None when this process is alone.
+        self.tell_others: Callable[[str, dict], None] | None = None
 
     # --- lifecycle ---
 
@@ -88,6 +95,15 @@ class Automation:
     def hours_changed(self, site_id: int, hours: hours_mod.Hours) -> None:
         """New hours were saved: re-time the flips and tell open widgets if it changed."""
         self._set_hours(site_id, hours, announce=True)
+        if self.tell_others is not None:
+            self.tell_others(HOURS_TOPIC, {"site": site_id})
+
+    async def reload_hours(self, data: dict) -> None:
+        """Another process saved a site's hours: re-time its flips here too. That process
+        already told every widget, ours included, so this one stays quiet."""
+        site_id = int(data["site"])
+        self._set_hours(site_id, hours_mod.hours_from_row(await store.hours_row(self.pool, site_id)),
+                        announce=False)
 
     def _set_hours(self, site_id: int, hours: hours_mod.Hours, *, announce: bool) -> None:
         timer = self.flip_timers.pop(site_id, None)

@@ -14,6 +14,7 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.auth import SESSION_AUTH
 from chatiq.panel.guard import panel_guard
+from chatiq.panel.oidc import setup_oidc
 from chatiq.panel.render import panel_context
 from chatiq.panel.routes import setup_panel_routes
 from chatiq.panel.session import make_storage, socket_user
@@ -29,4 +30,5 @@ def setup_panel(app: web.Application) -> None:
         undefined=jinja2.ChainableUndefined)
     app.middlewares.append(panel_guard)
     setup_panel_routes(app)
+    setup_oidc(app)
     app[SESSION_AUTH] = socket_user

@@ -6,14 +6,16 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from chatiq import keys
-from chatiq.api.auth import EMAIL, LOGIN, REGISTER
+from chatiq.api.auth import (EMAIL, LOGIN, REGISTER, give_back, login_checks, signup_check,
+                             take_attempt)
 from chatiq.panel import i18n
 from chatiq.panel.access import safe_next
 from chatiq.panel.render import render
 from chatiq.panel.session import LANGUAGES, current_user, language, sign_in, sign_out
+from chatiq.privacy.audit import record_request
 from chatiq.protocol import ProtocolError, Str, clean_fields
 from chatiq.security import check_password, hash_password
-from chatiq.store import accounts, invitations
+from chatiq.store import accounts, audit, invitations
 from chatiq.store.db import Conflict
 
 MIN_PASSWORD = 8
@@ -44,21 +46,12 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/login")
 
 
-def _limited(request: web.Request, key: str) -> float:
-    """Seconds until `key` may try again (0: now), without spending an attempt."""
-    if not request.app[keys.CONFIG].rate_limits_enabled:
-        return 0.0
-    bucket = request.app[keys.LOGIN_LIMITER].buckets.get(key)
-    if bucket is None:
-        return 0.0
-    tokens = min(bucket.capacity, bucket.tokens + (bucket.clock() - bucket.stamp) * bucket.rate)
-    return 0.0 if tokens >= 1 else (1 - tokens) / bucket.rate
-
-
-def _spend(request: web.Request, *keys_: str) -> None:
-    if request.app[keys.CONFIG].rate_limits_enabled:
-        for key in keys_:
-            request.app[keys.LOGIN_LIMITER].allow(key)
+async def _too_many(request: web.Request, template: str, ctx: dict,
+                   seconds: int) -> web.Response:
+    ctx["error"] = await _error(request, "auth.rate_limited", seconds=seconds)
+    response = await render(request, template, ctx, status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -73,25 +66,24 @@ async def login(request: web.Request) -> web.Response:
     password = str(form.get("password", ""))
     next_url = str(form.get("next", ""))
     ctx = {"email": email, "next": next_url}
-    ip_key, account_key = "panel-ip:" + (request.remote or "?"), "account:" + email
-    wait = max(_limited(request, ip_key), _limited(request, account_key))
-    if wait > 0:
-        seconds = int(wait) + 1
-        ctx["error"] = await _error(request, "auth.rate_limited", seconds=seconds)
-        response = await render(request, "login.html", ctx, status=429)
-        response.headers["Retry-After"] = str(seconds)
-        return response
     try:
         clean_fields(LOGIN, {"email": email, "password": password})
     except ProtocolError:
         ctx["error"] = await _error(request, "auth.bad_credentials")
         return await render(request, "login.html", ctx, status=400)
+    checks = login_checks(request, email)  # the API's limits: one lockout for both doors
+    if wait := take_attempt(request, *checks):
+        return await _too_many(request, "login.html", ctx, wait)
     user = await accounts.user_by_email(_pool(request), email)
     if not await check_password(password, user.password_hash if user else None):
-        _spend(request, ip_key, account_key)
+        await record_request(request, audit.LOGIN_FAILED, org_id=user.org_id if user else None,
+                             actor_id=user.id if user else None, actor_email=email,
+                             details={"via": "panel"})
         ctx["error"] = await _error(request, "auth.bad_credentials")
         return await render(request, "login.html", ctx, status=401)
+    give_back(request, *checks)
     await sign_in(request, user)
+    await record_request(request, audit.LOGIN, user, details={"via": "panel"})
     raise web.HTTPFound(safe_next(next_url))
 
 
@@ -108,12 +100,9 @@ async def signup(request: web.Request) -> web.Response:
     ctx = {"form": {k: v for k, v in values.items() if k != "password"}}
     error = await _check_signup(request, values)
     if error is None:
-        ip_key = "panel-signup:" + (request.remote or "?")
-        wait = _limited(request, ip_key)
-        if wait > 0:
-            error = await _error(request, "auth.rate_limited", seconds=int(wait) + 1)
+        if wait := take_attempt(request, signup_check(request)):  # shared with the API
+            return await _too_many(request, "signup.html", ctx, wait)
         else:
-            _spend(request, ip_key)
             try:
                 clean = clean_fields(REGISTER, values)
                 user = await accounts.create_org_with_owner(
@@ -128,6 +117,7 @@ async def signup(request: web.Request) -> web.Response:
                     await accounts.set_language(_pool(request), user.id, lang)
                     user = await accounts.user_by_id(_pool(request), user.id)
                 await sign_in(request, user)
+                await record_request(request, audit.REGISTERED, user, details={"via": "panel"})
                 raise web.HTTPFound("/admin/sites")
     ctx["error"] = error
     return await render(request, "signup.html", ctx, status=422)
@@ -151,7 +141,10 @@ async def _check_signup(request: web.Request, values: dict) -> dict | None:
 
 
 async def logout(request: web.Request) -> web.Response:
+    user = await current_user(request)
     await sign_out(request)
+    if user is not None:
+        await record_request(request, audit.LOGOUT, user, details={"via": "panel"})
     raise web.HTTPFound("/admin/login")
 
 
@@ -195,4 +188,5 @@ async def accept_invite(request: web.Request) -> web.Response:
         return await render(request, "invite.html", {"invitation": None, "form": {}}, status=404)
     user = await accounts.user_by_id(pool, invitation.user_id)
     await sign_in(request, user)
+    await record_request(request, audit.INVITATION_ACCEPTED, user)
     raise web.HTTPFound("/admin/chats")

@@ -5,6 +5,10 @@ Keys starting with `js.` are handed to the live view's JavaScript.
 
 from __future__ import annotations
 
+from chatiq.mail import strings as mail_strings
+from chatiq.privacy import strings as privacy_strings
+from chatiq.webhooks import strings as webhook_strings
+
 LANGUAGES = ("en", "uk")
 
 EN = {
@@ -36,6 +40,20 @@ EN = {
     "auth.bad_email": "Enter a valid email address.",
     "auth.short_password": "The password must be at least {n} characters long.",
     "auth.email_taken": "An account with this email already exists.",
+    # sign in with an OpenID Connect provider (docs/oidc.md)
+    "oidc.or": "or",
+    "oidc.sign_in_with": "Sign in with {name}",
+    "oidc.refused_title": "Could not sign in with {name}",
+    "oidc.back": "Back to log in",
+    "oidc.rate_limited": "Too many sign-in attempts from your address. Wait a minute and try again.",
+    "oidc.expired": "This sign-in expired, was already used or was started in another browser. Start again from the log in page.",
+    "oidc.denied": "{name} did not allow the sign-in.",
+    "oidc.invalid": "{name}'s answer could not be verified, so you were not signed in. Start again; if it keeps happening, tell your administrator.",
+    "oidc.unavailable": "{name} could not be reached. Try again in a moment.",
+    "oidc.email_unverified": "{name} has not verified the email address of this account, so it cannot be used to sign in.",
+    "oidc.no_account": "No one in ChatIQ uses the email address of this {name} account. Ask an owner of your organization to invite you, then sign in again.",
+    "oidc.no_invitation": "Your invitation has expired or was already used. Ask an owner of your organization for a new invitation link.",
+    "oidc.already_linked": "Your ChatIQ account is already linked to a different {name} account. Sign in with that one, or with your password.",
     "field.email": "Email",
     "field.password": "Password",
     "field.organization": "Organization",
@@ -161,6 +179,19 @@ EN = {
     "settings.preview_input": "Type a message…",
     "settings.preview_note": "Saved changes reach every open widget at once.",
     "settings.saved": "Saved. Open widgets were updated.",
+    # verified visitor identity (docs/identity.md)
+    "identity.title": "Verified visitor identity",
+    "identity.help": "Pass your logged-in customer to the widget as window.chtq.user = {id, name, email, hash}, where hash is the hex HMAC-SHA256 of id with this secret, computed on your server. Never put the secret itself in a page.",
+    "identity.secret": "Identity secret",
+    "identity.enforce": "Only visitors with a verified identity may chat",
+    "identity.enforce_help": "On: anonymous visitors and identities whose hash does not verify are refused. Off: they chat as anonymous visitors.",
+    "identity.rotate": "Make a new secret",
+    "identity.rotate_help": "Hashes made with the current secret stop verifying at once: update your server right after.",
+    "identity.saved": "Identity settings saved.",
+    "identity.rotated": "A new identity secret was made. Put it on your server now.",
+    "js.verified": "Verified",
+    "identity.user_id": "Customer id",
+    "identity.verified_title": "The site verified this visitor's identity",
     # team
     "team.invite": "Invite an operator",
     "team.invite_help": "We create the account and give you a one-time link (valid 7 days) to send to them.",
@@ -312,6 +343,19 @@ UK = {
     "auth.bad_email": "Введіть правильну адресу електронної пошти.",
     "auth.short_password": "Пароль має містити щонайменше {n} символів.",
     "auth.email_taken": "Обліковий запис з цією поштою вже існує.",
+    "oidc.or": "або",
+    "oidc.sign_in_with": "Увійти через {name}",
+    "oidc.refused_title": "Не вдалося увійти через {name}",
+    "oidc.back": "Назад до входу",
+    "oidc.rate_limited": "Забагато спроб входу з вашої адреси. Зачекайте хвилину і спробуйте ще раз.",
+    "oidc.expired": "Ця спроба входу застаріла, вже використана або почата в іншому браузері. Почніть знову зі сторінки входу.",
+    "oidc.denied": "{name} не дозволив вхід.",
+    "oidc.invalid": "Відповідь {name} не вдалося перевірити, тож вхід не виконано. Почніть знову; якщо це повторюється, повідомте адміністратора.",
+    "oidc.unavailable": "Не вдалося зв'язатися з {name}. Спробуйте за мить.",
+    "oidc.email_unverified": "{name} не підтвердив адресу пошти цього облікового запису, тож ним не можна увійти.",
+    "oidc.no_account": "Ніхто в ChatIQ не використовує адресу пошти цього облікового запису {name}. Попросіть власника вашої організації запросити вас, а тоді увійдіть знову.",
+    "oidc.no_invitation": "Ваше запрошення застаріло або вже використане. Попросіть власника організації про нове посилання-запрошення.",
+    "oidc.already_linked": "Ваш обліковий запис ChatIQ уже пов'язаний з іншим обліковим записом {name}. Увійдіть через нього або з паролем.",
     "field.email": "Пошта",
     "field.password": "Пароль",
     "field.organization": "Організація",
@@ -432,6 +476,18 @@ UK = {
     "settings.preview_input": "Напишіть повідомлення…",
     "settings.preview_note": "Збережені зміни одразу з'являються в усіх відкритих віджетах.",
     "settings.saved": "Збережено. Відкриті віджети оновлено.",
+    "identity.title": "Підтверджена особа відвідувача",
+    "identity.help": "Передайте віджету клієнта, що увійшов на ваш сайт: window.chtq.user = {id, name, email, hash}, де hash — шістнадцятковий HMAC-SHA256 від id з цим секретом, обчислений на вашому сервері. Ніколи не вставляйте сам секрет у сторінку.",
+    "identity.secret": "Секрет для підпису",
+    "identity.enforce": "Писати можуть лише відвідувачі з підтвердженою особою",
+    "identity.enforce_help": "Увімкнено: анонімним відвідувачам і особам з хибним підписом відмовлено. Вимкнено: вони пишуть як анонімні відвідувачі.",
+    "identity.rotate": "Створити новий секрет",
+    "identity.rotate_help": "Підписи, зроблені поточним секретом, одразу перестануть діяти: відразу оновіть його на своєму сервері.",
+    "identity.saved": "Налаштування особи збережено.",
+    "identity.rotated": "Створено новий секрет. Оновіть його на своєму сервері.",
+    "js.verified": "Підтверджено",
+    "identity.user_id": "Id клієнта",
+    "identity.verified_title": "Сайт підтвердив особу цього відвідувача",
     "team.invite": "Запросити оператора",
     "team.invite_help": "Ми створимо обліковий запис і дамо одноразове посилання (дійсне 7 днів), яке ви надішлете оператору.",
     "team.invite_button": "Створити запрошення",
@@ -552,6 +608,16 @@ UK = {
     "day.sat": "Сб",
     "day.sun": "Нд",
 }
+
+# The privacy pages keep their strings beside them (chatiq/privacy/strings.py).
+EN.update(privacy_strings.EN)
+UK.update(privacy_strings.UK)
+# So do the webhook pages (chatiq/webhooks/strings.py).
+EN.update(webhook_strings.EN)
+UK.update(webhook_strings.UK)
+# Email's pages and the emails themselves: chatiq/mail/strings.py.
+EN.update(mail_strings.EN)
+UK.update(mail_strings.UK)
 
 # language → key → text
 STRINGS = {"en": EN, "uk": UK}

@@ -11,8 +11,9 @@ from chatiq.api.sites import SETTINGS, clean_settings
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
 from chatiq.panel.sites import owned_site
+from chatiq.privacy.panel import retention_of
 from chatiq.protocol import ProtocolError, clean_fields
-from chatiq.store import sites
+from chatiq.store import site_identity, sites
 from chatiq.wire import settings_object
 
 # Text settings an owner may clear: an empty box means "none", not an empty string.
@@ -36,6 +37,8 @@ async def settings_page(request: web.Request) -> web.Response:
     flash = session.pop("flash", None)
     return await render(request, "site_settings.html", {
         "site": site, "s": settings_object(stored),
+        "identity": await site_identity.ensure(request.app[keys.POOL], site.id),
+        "retention_days": await retention_of(request, site.id),
         "flash": {"kind": "ok", "key": flash} if flash else None})
 
 
@@ -47,6 +50,8 @@ async def save_settings(request: web.Request) -> web.Response:
     except (ApiError, ProtocolError) as exc:
         return await render(request, "site_settings.html", {
             "site": site, "s": {**settings_object({}), **values},
+            "identity": await site_identity.ensure(request.app[keys.POOL], site.id),
+            "retention_days": await retention_of(request, site.id),
             "error": await form_error(request, exc, "settings")}, status=422)
     for name in _CLEARABLE:
         if changes.get(name) == "":

@@ -12,8 +12,9 @@ from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origin
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
+from chatiq.privacy.audit import record_request
 from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
-from chatiq.store import accounts, sites
+from chatiq.store import accounts, audit, sites
 from chatiq.store.db import NotFound
 
 
@@ -57,6 +58,8 @@ async def create_site(request: web.Request) -> web.Response:
         return await sites_page(request, error=await form_error(request, exc, "create"),
                                 form=values, status=422)
     site = await new_site(request.app, user, body["name"], domain, [])
+    await record_request(request, audit.SITE_CREATED, user, target=make_id("s", site.id),
+                         details={"name": site.name})
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
 
 

@@ -6,14 +6,16 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.auth import EMAIL
+from chatiq.mail import invites
 from chatiq.panel import i18n
 from chatiq.panel.access import require_owner
 from chatiq.panel.render import render
 from chatiq.panel.session import language
 from chatiq.panel.sites import own_origin
+from chatiq.privacy.audit import record_request
 from chatiq.protocol import make_id, parse_id
 from chatiq.security import new_token
-from chatiq.store import accounts, invitations
+from chatiq.store import accounts, audit, invitations
 from chatiq.store.db import Conflict, NotFound
 
 ROLES = ("OWNER", "OPERATOR")
@@ -51,14 +53,18 @@ async def invite(request: web.Request) -> web.Response:
                                error=await _error(request, "invite", "form.name_long", "name"))
     token = new_token()
     try:
-        await invitations.invite_operator(request.app[keys.POOL], org_id=owner.org_id,
-                                          email=email.lower(), name=name, token=token,
-                                          invited_by=owner.id)
+        invited = await invitations.invite_operator(request.app[keys.POOL], org_id=owner.org_id,
+                                                    email=email.lower(), name=name, token=token,
+                                                    invited_by=owner.id)
     except Conflict:
         return await team_page(request, status=422, form=values,
                                error=await _error(request, "invite", "auth.email_taken", "email"))
-    return await team_page(request, status=201, invite_link=_link(request, token),
-                           invite_email=email.lower())
+    await record_request(request, audit.INVITED, owner, target=make_id("u", invited.id),
+                         details={"email": email.lower()})
+    link = _link(request, token)
+    emailed = await invites.email_invitation(request, owner, invited, token, link)
+    return await team_page(request, status=201, invite_link=link, invite_email=email.lower(),
+                           invite_emailed=emailed)
 
 
 async def _member(request: web.Request, owner: accounts.User) -> accounts.User:
@@ -78,7 +84,12 @@ async def reinvite(request: web.Request) -> web.Response:
     token = new_token()
     await invitations.renew_invitation(request.app[keys.POOL], user_id=member.id, token=token,
                                        invited_by=owner.id)
-    return await team_page(request, invite_link=_link(request, token), invite_email=member.email)
+    await record_request(request, audit.REINVITED, owner, target=make_id("u", member.id),
+                         details={"email": member.email})
+    link = _link(request, token)
+    emailed = await invites.email_invitation(request, owner, member, token, link)
+    return await team_page(request, invite_link=link, invite_email=member.email,
+                           invite_emailed=emailed)
 
 
 async def set_role(request: web.Request) -> web.Response:
@@ -93,5 +104,8 @@ async def set_role(request: web.Request) -> web.Response:
     except Conflict:
         return await team_page(request, status=422,
                                error=await _error(request, "role", "team.last_owner", "role"))
+    if role != member.role:
+        await record_request(request, audit.ROLE_CHANGED, owner, target=make_id("u", member.id),
+                             details={"email": member.email, "from": member.role, "to": role})
     raise web.HTTPFound("/admin/chats" if member.id == owner.id and role != "OWNER"
                         else "/admin/team")

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chatiq.store import db
 from chatiq.store.accounts import User
+from chatiq.store.mail import enqueue_missed
+
+# Work that must commit with an event or not at all (webhook jobs in the outbox): awaited
+# inside the storing transaction as hook(cursor, event, site id, data). The app's hook is
+# chatiq.webhooks' (keys.WEBHOOKS); None where nothing listens.
+EventHook = Callable[[Any, str, int, dict], Awaitable[None]]
 
 # One row shape for every message read, so the wire layer serialises them alike.
 MESSAGE_SELECT = (
@@ -26,6 +34,7 @@ CHAT_SELECT = (
     " c.operator_read_seq, c.visitor_read_seq, c.created_at, c.updated_at, c.closed_at,"
     " s.org_id, v.name AS visitor_name, v.email AS visitor_email, v.page_url, v.page_title,"
     " v.referrer, v.language, v.user_agent, v.timezone, v.first_seen, v.last_seen,"
+    " v.external_id AS visitor_external_id,"
     " (SELECT count(*) FROM messages um WHERE um.chat_id = c.id"
     "   AND um.seq > c.operator_read_seq AND um.author_kind = 'visitor') AS unread,"
     " lm.id AS lm_id, lm.seq AS lm_seq, lm.text AS lm_text, lm.author_kind AS lm_author_kind,"
@@ -119,7 +128,8 @@ async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
 
 async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id: str | None,
                                text: str, attachment_id: str | None = None,
-                               node: str | None = None) -> Posted:
+                               node: str | None = None, on_event: EventHook | None = None
+                               ) -> Posted:
     """Store a visitor's message, creating or reopening their chat as needed."""
     try:
         async with db.transaction(pool) as cur:
@@ -148,6 +158,11 @@ async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id
             message = await _insert(cur, chat_id=chat_id, author_kind="visitor",
                                     author_id=visitor_id, client_id=client_id, text=text,
                                     attachment_id=attachment_id, node=node, new_chat=created)
+            await enqueue_missed(cur, [chat_id])  # the missed-chat email's clock (store/mail.py)
+            if on_event is not None:
+                if created:
+                    await on_event(cur, "chat.started", site_id, {"chat_id": chat_id})
+                await on_event(cur, "message.created", site_id, {"message": message})
             return Posted(message, True, chat_created=created, chat_reopened=reopened)
     except (_Duplicate, db.NotFound):
         return await _lost_race(pool, "visitor", visitor_id, client_id)
@@ -263,14 +278,18 @@ async def chats_for(pool, user: User, *, status: str | None = None, site_id: int
          "unassigned": unassigned, "like": like, "limit": limit})
 
 
-async def set_status(pool, chat_id: int, status: str) -> bool:
+async def set_status(pool, chat_id: int, status: str,
+                     on_event: EventHook | None = None) -> bool:
     """Open or close a chat; False when it already had that status."""
-    row = await db.fetchone(
-        pool,
-        "UPDATE chats SET status = %(st)s, updated_at = now(),"
-        " closed_at = CASE WHEN %(st)s = 'closed' THEN now() ELSE NULL END"
-        " WHERE id = %(c)s AND status <> %(st)s RETURNING id",
-        {"c": chat_id, "st": status})
+    async with db.transaction(pool) as cur:
+        await cur.execute(
+            "UPDATE chats SET status = %(st)s, updated_at = now(),"
+            " closed_at = CASE WHEN %(st)s = 'closed' THEN now() ELSE NULL END"
+            " WHERE id = %(c)s AND status <> %(st)s RETURNING id, site_id",
+            {"c": chat_id, "st": status})
+        row = await cur.fetchone()
+        if row is not None and status == "closed" and on_event is not None:
+            await on_event(cur, "chat.closed", row["site_id"], {"chat_id": chat_id})
     return row is not None
 
 

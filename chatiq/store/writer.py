@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import psycopg2
 
 from chatiq.store import db
-from chatiq.store.chats import MESSAGE_SELECT, Posted, notify_stored
+from chatiq.store.chats import MESSAGE_SELECT, EventHook, Posted, notify_stored
+from chatiq.store.mail import enqueue_missed
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ WITH prev AS (
 )
 SELECT (SELECT id FROM ins) AS message_id, (SELECT last_seq FROM bump) AS seq,
        (SELECT prev_status FROM bump) AS prev_status,
-       EXISTS (SELECT 1 FROM claim) AS claimed
+       EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT site_id FROM prev) AS site_id
 """
 
 # _STORE as a prepared statement: parsed and planned once per connection, and the
@@ -78,6 +79,7 @@ class _Item:
     future: asyncio.Future
     message_id: int | None = None
     prev_status: str | None = None
+    site_id: int | None = None
 
 
 class MessageWriter:
@@ -89,9 +91,11 @@ class MessageWriter:
     chat's messages keep their order.
     """
 
-    def __init__(self, pool, *, node: str | None = None, lanes: int = 4, max_batch: int = 200):
+    def __init__(self, pool, *, node: str | None = None, lanes: int = 4, max_batch: int = 200,
+                 on_event: EventHook | None = None):
         self.pool = pool
         self.node = node  # named in the batch's NOTIFY, so this process skips its own
+        self.on_event = on_event  # told of each stored message inside its batch's transaction
         self.max_batch = max_batch
         # lane number → its queue of messages waiting for the next batch
         self._queues: list[deque[_Item]] = [deque() for _ in range(lanes)]
@@ -181,6 +185,7 @@ class MessageWriter:
                 row = await cur.fetchone()
                 if row["message_id"] is not None:
                     item.message_id, item.prev_status = row["message_id"], row["prev_status"]
+                    item.site_id = row["site_id"]
                 elif row["seq"] is not None:
                     await cur.execute(_UNDO_BUMP, item.params)
                     if row["claimed"]:
@@ -190,10 +195,19 @@ class MessageWriter:
             if ids:
                 await cur.execute(MESSAGE_SELECT + " WHERE m.id = ANY(%(ids)s)", {"ids": ids})
                 rows = {r["id"]: r for r in await cur.fetchall()}
+                if self.on_event is not None:
+                    for item in batch:
+                        if item.message_id is not None:
+                            await self.on_event(cur, "message.created", item.site_id,
+                                                {"message": rows[item.message_id]})
                 # One NOTIFY per batch (ids only): NOTIFY serialises commits, so
                 # one per message would cap the whole server's rate.
                 await notify_stored(cur, self.node,
                                     [(r["chat_id"], r["seq"]) for r in rows.values()])
+                # A visitor now waiting on the team starts the missed-chat email's clock.
+                waiting = {r["chat_id"] for r in rows.values() if r["author_kind"] == "visitor"}
+                if waiting:
+                    await enqueue_missed(cur, sorted(waiting))
         self.batches += 1
         self.messages += len(ids)
         return rows

@@ -9,13 +9,13 @@ import uuid
 
 from hypothesis import strategies as st
 
-from chatiq.protocol import ERROR_CODES, Bool, Field, Int, List, Str
+from chatiq.protocol import ERROR_CODES, Bool, Field, Int, List, Obj, Str
 
 # Every table a client frame or request could change. A refused frame must leave all of
 # them byte for byte as they were.
 TABLES = ("organizations", "users", "sites", "site_operators", "visitors", "chats", "messages",
           "attachments", "widget_settings", "auto_replies", "quick_templates", "business_hours",
-          "automation_settings")
+          "automation_settings", "site_identity", "visitor_tokens", "webhooks")
 
 
 def fingerprint(sql, tables=TABLES) -> dict:
@@ -63,6 +63,8 @@ def field_values(field: Field, ids: list[str]) -> st.SearchStrategy:
             st.integers(min_value=-10, max_value=10**6), wrong)
     if isinstance(field, Bool):
         return st.one_of(st.booleans(), wrong, st.sampled_from([0, 1, "true"]))
+    if isinstance(field, Obj):  # e.g. visitor:join's user: shaped, mistyped or anything
+        return st.one_of(bodies(field.spec, ids), wrong)
     if isinstance(field, List):
         return st.one_of(st.lists(field_values(field.item, ids), max_size=4),
                          st.lists(st.just("https://a.example"), min_size=field.max_items,

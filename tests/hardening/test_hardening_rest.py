@@ -25,7 +25,8 @@ from hardening_support import bodies, dumps, fingerprint
 BODY_ROUTES = [r for r in API_ROUTES if r.body is not None]
 ID_ROUTES = [r for r in API_ROUTES if "{" in r.path]
 # How to fill each path's {id}: the path segment before it names the kind of object.
-ID_KINDS = {"sites": "site", "chats": "chat", "auto-replies": "rule", "templates": "template"}
+ID_KINDS = {"sites": "site", "chats": "chat", "auto-replies": "rule", "templates": "template",
+            "visitors": "visitor_id", "webhooks": "webhook"}
 
 
 def _kind(path: str) -> str:
@@ -61,7 +62,8 @@ async def _org(chat: ChatHelper, name: str) -> dict:
     visitor = await chat.visitor_ws(site["siteKey"])
     message = await chat.say(visitor, f"hi {name}")
     org = {"token": token, "user": user, "site": site["id"], "chat": message["chatId"],
-           "message": message["id"], "visitor": visitor}
+           "message": message["id"], "visitor": visitor,
+           "visitor_id": visitor.session["visitorId"]}
     status, body = await chat.call("POST", f"/api/v1/sites/{site['id']}/auto-replies", token,
                                    json={"trigger": "keyword", "keyword": "price",
                                          "text": "See /pricing"})
@@ -72,6 +74,11 @@ async def _org(chat: ChatHelper, name: str) -> dict:
                                          "text": "Hello!"})
     assert status == 201, body
     org["template"] = body["template"]["id"]
+    # Disabled, so no delivery changes the outbox while the fuzzers compare fingerprints.
+    status, body = await chat.call("POST", f"/api/v1/sites/{site['id']}/webhooks", token,
+                                   json={"url": "https://8.8.8.8/hook", "enabled": False})
+    assert status == 201, body
+    org["webhook"] = body["webhook"]["id"]
     return org
 
 
@@ -99,8 +106,9 @@ FUZZ = settings(max_examples=40, deadline=None,
 @given(data=st.data())
 async def test_rest_body_fuzz(orgs, sql, route, data):
     chat, a, b = orgs
-    ids = [a[k] for k in ("site", "chat", "rule", "template", "message")] + [
-        b[k] for k in ("site", "chat", "rule", "template")] + ["s_0", "t_x", "ar_99999999"]
+    ids = [a[k] for k in ("site", "chat", "rule", "template", "message", "webhook")] + [
+        b[k] for k in ("site", "chat", "rule", "template", "webhook")] + [
+        "s_0", "t_x", "ar_99999999", "whd_1"]
     path = route.path.replace("{id}", a[_kind(route.path)]) if "{id}" in route.path else route.path
     body = data.draw(st.one_of(bodies(route.body, ids), bodies(route.body, ids),
                                st.builds(lambda base, extra: {**base, **extra},

@@ -9,6 +9,7 @@ from aiohttp.test_utils import make_mocked_request
 from aiohttp_session import Session
 
 from chatiq.panel.session import COOKIE_NAME, make_storage, session_key
+from chatiq.ratelimit import LOGIN_FAILURES_PER_IP
 from chatiq.security import token_hash
 from conftest import recv_until
 from panel_helpers import browsers, owner  # noqa: F401  (fixtures)
@@ -42,7 +43,7 @@ async def test_failed_logins_are_rate_limited_per_account(owner, browsers):
 async def test_failed_logins_are_rate_limited_per_address(owner, browsers):
     b = browsers()
     await b.get("/admin/login")
-    for i in range(10):
+    for i in range(int(LOGIN_FAILURES_PER_IP.burst)):
         resp, _ = await b.post("/admin/login", {"email": f"guess{i}@example.com", "password": "x"})
         assert resp.status == 401
     resp, _ = await b.post("/admin/login", {"email": owner.email, "password": "correct horse 1"})
