@@ -634,6 +634,11 @@
         host.remove();
         return console.warn('ChatIQ: the server refused site key "' + siteKey + '" (close 4003); the chat widget is off.');
       }
+      if (e.code === 4410) {  // (ext) the site erased this visitor's data: forget it here too
+        set(tkey, ''); set('outbox', '[]'); set('seen', seen = 0); token = chatId = null; outbox = [];
+        recs.forEach(function (r) { r.el.remove(); });
+        recs = []; byKey = {}; maxSeq = adminRead = readSent = 0; booted = false;
+      }
       show(); showTyping(false); paintAgent();
       retry(e.code === 4008 ? 6 : 0);
     };

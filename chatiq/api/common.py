@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
+from datetime import date
 
 from aiohttp import web
 
@@ -115,3 +116,14 @@ def query_int(request: web.Request, name: str, default: int, *, minimum: int = 0
     if not minimum <= value <= maximum:
         raise ApiError("invalid", f"'{name}' must be between {minimum} and {maximum}", field=name)
     return value
+
+
+def query_date(query: Mapping[str, str], name: str, default: date) -> date:
+    """A YYYY-MM-DD query parameter, or `default` when it is absent or empty."""
+    raw = query.get(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError("invalid", f"'{name}' must be a date like 2026-03-01", field=name) from None

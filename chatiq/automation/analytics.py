@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from chatiq.api.common import ApiError, pool, require_user
+from chatiq.api.common import ApiError, pool, query_date, require_user
 from chatiq.automation.hours import DAYS, valid_timezone
 from chatiq.protocol import make_id, parse_id
 from chatiq.store import analytics, sites
@@ -36,16 +36,6 @@ class Report:
     site_ids: list[int]
 
 
-def _date(query: Mapping[str, str], name: str, default: date) -> date:
-    raw = query.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError("invalid", f"'{name}' must be a date like 2026-03-01", field=name) from None
-
-
 async def build_report(db_pool, user: User, query: Mapping[str, str]) -> Report:
     """The report's range, zone and sites from the query string, or ApiError naming the
     parameter (also used by the panel, which signs its users in by cookie)."""
@@ -63,8 +53,8 @@ async def build_report(db_pool, user: User, query: Mapping[str, str]) -> Report:
         tz = row["timezone"] if row and valid_timezone(row["timezone"]) else None
     tz = tz or "UTC"
     today = datetime.now(ZoneInfo(tz)).date()
-    last = _date(query, "to", today)
-    first = _date(query, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+    last = query_date(query, "to", today)
+    first = query_date(query, "from", last - timedelta(days=DEFAULT_DAYS - 1))
     if last < first:
         raise ApiError("invalid", "'to' is before 'from'", field="to")
     if (last - first).days + 1 > MAX_DAYS:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from aiohttp import web
-from aiohttp_session import get_session
 
 from chatiq import keys
 from chatiq.api.common import ApiError
@@ -18,7 +17,7 @@ from chatiq.automation import hours as hours_mod
 from chatiq.panel import i18n
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
-from chatiq.panel.render import render
+from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
 from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import automation as store
@@ -38,16 +37,6 @@ async def _site_choice(request: web.Request, user: User, ref: str | None = None)
     return found, (found[0] if found else None)
 
 
-async def _flash(request: web.Request) -> dict | None:
-    key = (await get_session(request)).pop("flash", None)
-    return {"kind": "ok", "key": key} if key else None
-
-
-async def _done(request: web.Request, key: str, location: str) -> web.Response:
-    (await get_session(request))["flash"] = key
-    raise web.HTTPFound(location)
-
-
 # --- auto-replies ------------------------------------------------------------------
 
 async def automation_page(request: web.Request, *, site_ref: str | None = None,
@@ -63,7 +52,7 @@ async def automation_page(request: web.Request, *, site_ref: str | None = None,
     return await render(request, "automation.html", {
         "sites": all_sites, "site": site, "site_ref": make_id("s", site.id) if site else None,
         "rules": rules, "store_greeting": store_greeting, "triggers": TRIGGER_ORDER,
-        "error": error, "form": form or {}, "flash": await _flash(request)}, status=status)
+        "error": error, "form": form or {}, "flash": await take_flash(request)}, status=status)
 
 
 TRIGGER_ORDER = ("first_message", "offline", "no_reply", "keyword")
@@ -93,7 +82,8 @@ async def create_rule(request: web.Request) -> web.Response:
                                      form=values, status=422)
     await store.create_rule(request.app[keys.POOL], site.id, fields)
     request.app[keys.AUTOMATION].rules_changed(site.id)
-    await _done(request, "automation.saved", f"/admin/automation?site={make_id('s', site.id)}")
+    await redirect_with_flash(request, "automation.saved",
+                              f"/admin/automation?site={make_id('s', site.id)}")
 
 
 async def _owned_rule(request: web.Request) -> store.Rule:
@@ -122,14 +112,15 @@ async def update_rule(request: web.Request) -> web.Response:
                                      status=422)
     await store.update_rule(request.app[keys.POOL], rule.id, fields)
     request.app[keys.AUTOMATION].rules_changed(rule.site_id)
-    await _done(request, "automation.saved", f"/admin/automation?site={make_id('s', rule.site_id)}")
+    await redirect_with_flash(request, "automation.saved",
+                              f"/admin/automation?site={make_id('s', rule.site_id)}")
 
 
 async def delete_rule(request: web.Request) -> web.Response:
     rule = await _owned_rule(request)
     await store.delete_rule(request.app[keys.POOL], rule.id)
     request.app[keys.AUTOMATION].rules_changed(rule.site_id)
-    await _done(request, "automation.deleted",
+    await redirect_with_flash(request, "automation.deleted",
                 f"/admin/automation?site={make_id('s', rule.site_id)}")
 
 
@@ -140,7 +131,8 @@ async def save_greeting_setting(request: web.Request) -> web.Response:
     form = await request.post()
     await store.set_store_greeting(request.app[keys.POOL], site.id,
                                    form.get("storeGreeting") == "on")
-    await _done(request, "automation.saved", f"/admin/automation?site={make_id('s', site.id)}")
+    await redirect_with_flash(request, "automation.saved",
+                              f"/admin/automation?site={make_id('s', site.id)}")
 
 
 # --- quick templates -----------------------------------------------------------------
@@ -155,7 +147,7 @@ async def templates_page(request: web.Request, *, error: dict | None = None,
     return await render(request, "templates.html", {
         "templates": found, "sites": all_sites, "site_names": names,
         "variables": ["{" + v + "}" for v in ("visitor.name", "operator.name", "site.name")],
-        "error": error, "form": form or {}, "flash": await _flash(request)}, status=status)
+        "error": error, "form": form or {}, "flash": await take_flash(request)}, status=status)
 
 
 def _template_values(form) -> dict:
@@ -190,7 +182,7 @@ async def _save_template(request: web.Request, template: store.Template | None):
         if exc.field == "shortcut" and "taken" in exc.message:
             error["text"] = (await _translate(request, "templates.taken"))
         return await templates_page(request, error=error, form=values, status=422)
-    await _done(request, "templates.saved", "/admin/templates")
+    await redirect_with_flash(request, "templates.saved", "/admin/templates")
 
 
 async def _translate(request: web.Request, key: str) -> str:
@@ -214,7 +206,7 @@ async def update_template(request: web.Request) -> web.Response:
 async def delete_template(request: web.Request) -> web.Response:
     template = await _owned_template(request)
     await store.delete_template(request.app[keys.POOL], template.id)
-    await _done(request, "templates.deleted", "/admin/templates")
+    await redirect_with_flash(request, "templates.deleted", "/admin/templates")
 
 
 # --- business hours --------------------------------------------------------------------
@@ -275,7 +267,7 @@ async def hours_page(request: web.Request, *, site_ref: str | None = None,
     return await render(request, "hours.html", {
         "sites": all_sites, "site": site, "site_ref": make_id("s", site.id) if site else None,
         "days": hours_mod.DAYS, "form": form or {}, "business": business, "error": error,
-        "flash": await _flash(request)}, status=status)
+        "flash": await take_flash(request)}, status=status)
 
 
 async def save_hours(request: web.Request) -> web.Response:
@@ -298,7 +290,7 @@ async def save_hours(request: web.Request) -> web.Response:
                                 status=422)
     await store.save_hours(request.app[keys.POOL], site.id, hours.as_json())
     request.app[keys.AUTOMATION].hours_changed(site.id, hours)
-    await _done(request, "hours.saved", f"/admin/hours?site={make_id('s', site.id)}")
+    await redirect_with_flash(request, "hours.saved", f"/admin/hours?site={make_id('s', site.id)}")
 
 
 # --- analytics ---------------------------------------------------------------------------

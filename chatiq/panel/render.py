@@ -7,6 +7,7 @@ from functools import partial
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 
 from chatiq.panel import i18n
 from chatiq.resources import resource_path
@@ -52,3 +53,21 @@ def _version(filename: str) -> str:
 async def render(request: web.Request, template: str, context: dict | None = None, *,
                  status: int = 200) -> web.Response:
     return aiohttp_jinja2.render_template(template, request, context or {}, status=status)
+
+
+# --- flash: one line of feedback carried across a POST → redirect → GET ---------------
+
+async def set_flash(request: web.Request, key: str) -> None:
+    """Remember an i18n key to show once on the next page this browser loads."""
+    (await get_session(request))["flash"] = key
+
+
+async def take_flash(request: web.Request) -> dict | None:
+    """The remembered feedback, as templates' `flash`, forgotten once read."""
+    key = (await get_session(request)).pop("flash", None)
+    return {"kind": "ok", "key": key} if key else None
+
+
+async def redirect_with_flash(request: web.Request, key: str, location: str):
+    await set_flash(request, key)
+    raise web.HTTPFound(location)

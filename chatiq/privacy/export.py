@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.api.common import ApiError
+from chatiq.api.common import ApiError, query_date
 from chatiq.automation.hours import valid_timezone
 from chatiq.privacy.download import start_download, stream_failed
 from chatiq.protocol import iso, make_id, parse_id
@@ -57,16 +57,6 @@ class ExportRange:
         return datetime.combine(self.last + timedelta(days=1), time(0), ZoneInfo(self.tz))
 
 
-def _date(query: Mapping[str, str], name: str, default: date) -> date:
-    raw = query.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError("invalid", f"'{name}' must be a date like 2026-03-01", field=name) from None
-
-
 async def export_range(pool, user: User, query: Mapping[str, str]) -> ExportRange:
     """The export's dates, zone, format and sites from the query string, or ApiError
     naming the parameter; a site the user may not see is NotFound."""
@@ -76,8 +66,8 @@ async def export_range(pool, user: User, query: Mapping[str, str]) -> ExportRang
     tz = query.get("tz") or "UTC"
     if not valid_timezone(tz):
         raise ApiError("invalid", "'tz' must be an IANA time zone like Europe/Kyiv", field="tz")
-    last = _date(query, "to", datetime.now(ZoneInfo(tz)).date())
-    first = _date(query, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+    last = query_date(query, "to", datetime.now(ZoneInfo(tz)).date())
+    first = query_date(query, "from", last - timedelta(days=DEFAULT_DAYS - 1))
     if last < first:
         raise ApiError("invalid", "'to' is before 'from'", field="to")
     if query.get("siteId"):

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from chatiq import keys
 from chatiq.panel import i18n
 from chatiq.panel.access import require_owner, require_user
-from chatiq.panel.render import render
+from chatiq.panel.render import render, set_flash, take_flash
 from chatiq.panel.session import language
 from chatiq.panel.sites import owned_site
 from chatiq.panel.useragent import describe
@@ -28,15 +27,6 @@ from chatiq.store import retention as retention_store
 from chatiq.wire import settings_object
 
 AUDIT_PAGE = 50
-
-
-async def _flash(request: web.Request, key: str) -> None:
-    (await get_session(request))["flash"] = key
-
-
-async def _popped_flash(request: web.Request) -> dict | None:
-    key = (await get_session(request)).pop("flash", None)
-    return {"kind": "ok", "key": key} if key else None
 
 
 async def transcript(request: web.Request) -> web.StreamResponse:
@@ -74,7 +64,7 @@ async def visitor_erase(request: web.Request) -> web.Response:
         text = i18n.translate(await language(request), "privacy.erase_unconfirmed")
         return await visitor_page(request, error={"field": "confirm", "text": text}, status=422)
     await gdpr.erase_visitor(request.app, user, request.match_info["id"], request.remote)
-    await _flash(request, "privacy.erased")
+    await set_flash(request, "privacy.erased")
     raise web.HTTPFound("/admin/audit")
 
 
@@ -100,7 +90,7 @@ async def retention_save(request: web.Request) -> web.Response:
             "site": site, "s": settings_object(stored), "retention_days": raw[:20],
             "retention_error": {"field": "retention_days", "text": text}}, status=422)
     await change_retention(request.app[keys.POOL], user, site, days, request.remote)
-    await _flash(request, "privacy.retention_saved")
+    await set_flash(request, "privacy.retention_saved")
     raise web.HTTPFound(f"/admin/sites/{make_id('s', site.id)}/settings")
 
 
@@ -131,7 +121,7 @@ async def audit_page(request: web.Request) -> web.Response:
                      "details": json.dumps(e.details, ensure_ascii=False) if e.details else ""}
                     for e in page],
         "actions": [(a, action_label(lang, a)) for a in actions], "action": action,
-        "older": older, "paged": before is not None, "flash": await _popped_flash(request)})
+        "older": older, "paged": before is not None, "flash": await take_flash(request)})
 
 
 def action_label(lang: str, action: str) -> str:

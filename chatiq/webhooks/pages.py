@@ -7,14 +7,13 @@ guard; another organization's sites, endpoints and deliveries are not found.
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from chatiq import keys
 from chatiq.api.common import ApiError
 from chatiq.panel import i18n
 from chatiq.panel.access import require_owner
 from chatiq.panel.forms import form_error
-from chatiq.panel.render import render
+from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
 from chatiq.panel.sites import owned_site
 from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
@@ -22,16 +21,6 @@ from chatiq.store import sites
 from chatiq.store import webhooks as store
 from chatiq.webhooks import api
 from chatiq.webhooks.events import EVENTS
-
-
-async def _flash(request: web.Request) -> dict | None:
-    key = (await get_session(request)).pop("flash", None)
-    return {"kind": "ok", "key": key} if key else None
-
-
-async def _done(request: web.Request, key: str, location: str) -> web.Response:
-    (await get_session(request))["flash"] = key
-    raise web.HTTPFound(location)
 
 
 async def _owned(request: web.Request):
@@ -63,7 +52,7 @@ async def _render(request: web.Request, site: sites.Site, *, error: dict | None 
         "site": site, "site_ref": make_id("s", site.id),
         "webhooks": [api.webhook_object(w) for w in found], "events": EVENTS,
         "error": error, "form": form or {"events": list(EVENTS), "enabled": True},
-        "flash": await _flash(request)}, status=status)
+        "flash": await take_flash(request)}, status=status)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -75,7 +64,7 @@ async def create(request: web.Request) -> web.Response:
     except (ApiError, ProtocolError) as exc:
         return await _render(request, site, error=await _error(request, exc, "create"),
                              form=values, status=_status(exc))
-    raise await _done(request, "webhooks.created", _page(site.id))
+    await redirect_with_flash(request, "webhooks.created", _page(site.id))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -88,7 +77,7 @@ async def update(request: web.Request) -> web.Response:
         site = await sites.site_for(request.app[keys.POOL], user, webhook.site_id)
         return await _render(request, site, error=await _error(
             request, exc, make_id("wh", webhook.id)), status=_status(exc))
-    raise await _done(request, "webhooks.saved", _page(webhook.site_id))
+    await redirect_with_flash(request, "webhooks.saved", _page(webhook.site_id))
 
 
 def _status(exc: ApiError | ProtocolError) -> int:
@@ -98,13 +87,13 @@ def _status(exc: ApiError | ProtocolError) -> int:
 async def delete(request: web.Request) -> web.Response:
     user, webhook = await _owned(request)
     await api.remove(request, user, webhook)
-    raise await _done(request, "webhooks.deleted", _page(webhook.site_id))
+    await redirect_with_flash(request, "webhooks.deleted", _page(webhook.site_id))
 
 
 async def rotate(request: web.Request) -> web.Response:
     user, webhook = await _owned(request)
     await api.rotate(request, user, webhook)
-    raise await _done(request, "webhooks.rotated", _page(webhook.site_id))
+    await redirect_with_flash(request, "webhooks.rotated", _page(webhook.site_id))
 
 
 async def send_test(request: web.Request) -> web.Response:
@@ -112,8 +101,8 @@ async def send_test(request: web.Request) -> web.Response:
     try:
         await api.send_test_event(request, webhook)
     except ApiError:
-        raise await _done(request, "webhooks.test_disabled", _page(webhook.site_id)) from None
-    raise await _done(request, "webhooks.test_sent", _deliveries(webhook.id))
+        await redirect_with_flash(request, "webhooks.test_disabled", _page(webhook.site_id))
+    await redirect_with_flash(request, "webhooks.test_sent", _deliveries(webhook.id))
 
 
 def _deliveries(webhook_id: int) -> str:
@@ -128,7 +117,7 @@ async def deliveries_page(request: web.Request) -> web.Response:
     return await render(request, "webhook_deliveries.html", {
         "site": site, "site_ref": make_id("s", site.id), "webhook": api.webhook_object(webhook),
         "deliveries": [api.delivery_object(job, attempts) for job, attempts in found],
-        "flash": await _flash(request)})
+        "flash": await take_flash(request)})
 
 
 async def retry(request: web.Request) -> web.Response:
@@ -137,8 +126,8 @@ async def retry(request: web.Request) -> web.Response:
     try:
         await api.retry(request, webhook, str(form.get("delivery", "")))
     except ApiError:  # delivered meanwhile: the log shows it
-        raise await _done(request, "webhooks.already_sent", _deliveries(webhook.id)) from None
-    raise await _done(request, "webhooks.retried", _deliveries(webhook.id))
+        await redirect_with_flash(request, "webhooks.already_sent", _deliveries(webhook.id))
+    await redirect_with_flash(request, "webhooks.retried", _deliveries(webhook.id))
 
 
 async def _error(request: web.Request, exc: ApiError | ProtocolError, form: str) -> dict:

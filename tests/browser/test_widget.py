@@ -142,6 +142,27 @@ async def test_message_round_trip(browser, live_server):
     assert [m["seq"] for m in await w.messages()] == [1, 2]
 
 
+async def test_an_erased_visitor_starts_afresh(browser, live_server):
+    """The site erased this visitor's data (GDPR, close 4410): the widget shows none of the
+    erased conversation and joins again as a new, empty visitor with a new token (it also
+    drops its unsent outbox, so nothing typed before the erasure is sent afterwards)."""
+    w, op, message, token = await start_chat(browser, live_server)
+    stored_token = """() => Object.entries(localStorage)
+        .filter(([k]) => k.endsWith(':token')).map(([, v]) => v).join()"""
+    before = await w.page.evaluate(stored_token)
+    assert before
+    status, _ = await live_server.call("DELETE", f"/api/v1/visitors/{message['author']['id']}",
+                                       token)
+    assert status == 200
+    await w.page.wait_for_function(
+        f"""([before]) => {{ const t = ({stored_token})(); return t && t !== before; }}""",
+        arg=[before], timeout=10_000)
+    assert await w.messages() == []
+    await w.send("a new start")
+    got = await recv_until(op, "visitor:message")
+    assert got["message"]["seq"] == 1 and got["message"]["author"]["id"] != message["author"]["id"]
+
+
 async def test_reaction_reaches_operator(browser, live_server):
     w, op, message, _ = await start_chat(browser, live_server)
     reply = await op_request(op, "operator:message", {"chatId": message["chatId"],

@@ -11,6 +11,7 @@ import email.policy
 import socket
 from email.message import EmailMessage
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -70,6 +71,22 @@ def silent_port() -> tuple[socket.socket, int]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
     return sock, sock.getsockname()[1]
+
+
+@pytest.fixture
+def config(config):
+    """Mail tests' app: the outbox and SMTP on fast timers (see `fast`)."""
+    return fast(config)
+
+
+@pytest.fixture
+def smtp(unused_tcp_port_factory):
+    """A real SMTP server on localhost for one test; its inbox is what it received."""
+    port = unused_tcp_port_factory()
+    inbox, controller = start_smtp(port)
+    inbox.port = port
+    yield inbox
+    controller.stop()
 
 
 def fast(config, **changes):

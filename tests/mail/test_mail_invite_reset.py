@@ -9,9 +9,9 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
 
-from mail_support import email_jobs, fast, parts, settle, start_smtp
+from mail_support import (  # noqa: F401 (config, smtp: fixtures)
+    config, email_jobs, parts, settle, smtp)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "panel"))
 
@@ -19,20 +19,6 @@ from panel_helpers import browsers, owner  # noqa: E402,F401  (fixtures)
 
 LINK = re.compile(r"(http://\S+/admin/(?:invite|password/reset)/[A-Za-z0-9_-]+)")
 PASSWORD = "correct horse 1"
-
-
-@pytest.fixture
-def config(config):
-    return fast(config)
-
-
-@pytest.fixture
-def smtp(unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    inbox, controller = start_smtp(port)
-    inbox.port = port
-    yield inbox
-    controller.stop()
 
 
 async def _smtp_for(owner, smtp, port: int | None = None):

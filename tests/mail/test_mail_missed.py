@@ -6,24 +6,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 
 from conftest import ChatHelper, recv_until
-from mail_support import email_jobs, fast, parts, settle, smtp_on, start_smtp
-
-
-@pytest.fixture
-def config(config):
-    return fast(config)
-
-
-@pytest.fixture
-def smtp(unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    inbox, controller = start_smtp(port)
-    inbox.port = port
-    yield inbox
-    controller.stop()
+from mail_support import (  # noqa: F401 (config, smtp: fixtures)
+    config, email_jobs, parts, settle, smtp, smtp_on)
 
 
 async def _owner_site(chat: ChatHelper, smtp, sql, wait_seconds: int, **register):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatiq.security import hash_password
-from mail_support import fast, smtp_on, start_smtp
+from mail_support import config, smtp, smtp_on  # noqa: F401 (config, smtp: fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "panel"))
 
@@ -20,20 +20,6 @@ from panel_helpers import browsers, owner  # noqa: E402,F401  (fixtures)
 GOOD = {"host": "smtp.example.com", "port": 587, "security": "starttls", "username": "bot",
         "password": "hunter2-very-secret", "fromEmail": "help@shop.example",
         "fromName": "Shop help"}
-
-
-@pytest.fixture
-def config(config):
-    return fast(config)
-
-
-@pytest.fixture
-def smtp(unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    inbox, controller = start_smtp(port)
-    inbox.port = port
-    yield inbox
-    controller.stop()
 
 
 def _row(sql):

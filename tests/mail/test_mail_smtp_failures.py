@@ -12,21 +12,8 @@ from chatiq.mail import smtp as smtp_mod
 from chatiq.mail.messages import build
 from chatiq.outbox import DeliveryFailed
 from chatiq.store.mail import MailSettings
-from mail_support import SECRET, USER, email_jobs, fast, settle, silent_port, smtp_on, start_smtp
-
-
-@pytest.fixture
-def config(config):
-    return fast(config)
-
-
-@pytest.fixture
-def smtp(unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    inbox, controller = start_smtp(port)
-    inbox.port = port
-    yield inbox
-    controller.stop()
+from mail_support import (  # noqa: F401 (config, smtp: fixtures)
+    config, email_jobs, SECRET, settle, silent_port, smtp, smtp_on, start_smtp, USER)
 
 
 def attempts_log(sql) -> list[tuple]:

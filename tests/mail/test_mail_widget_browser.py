@@ -9,26 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mail_support import fast, parts, smtp_on, start_smtp
+from mail_support import config, parts, smtp, smtp_on  # noqa: F401 (config, smtp: fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
 
 from browser_support import chromium  # noqa: E402
 from test_widget import Widget, op_request, open_page, recv_until  # noqa: E402
-
-
-@pytest.fixture
-def config(config):
-    return fast(config)
-
-
-@pytest.fixture
-def smtp(unused_tcp_port_factory):
-    port = unused_tcp_port_factory()
-    inbox, controller = start_smtp(port)
-    inbox.port = port
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
