@@ -127,12 +127,16 @@ async def attempts(pool, job_id: int) -> list[dict]:
 
 async def next_due_in(pool, kinds: list[str]) -> float | None:
     """Seconds until the earliest pending job of these kinds falls due (0 if one is due)."""
+    # No pending job: min() is NULL, and so is the answer (GREATEST would turn a bare
+    # NULL into 0, "due now", and the worker would poll without pause).
     row = await db.fetchone(
         pool,
-        "SELECT GREATEST(0, EXTRACT(EPOCH FROM min(GREATEST(next_attempt_at,"
-        "       COALESCE(locked_until, next_attempt_at))) - now()))::float8 AS wait"
+        "SELECT EXTRACT(EPOCH FROM min(GREATEST(next_attempt_at,"
+        "       COALESCE(locked_until, next_attempt_at))) - now())::float8 AS wait"
         " FROM outbox WHERE status = 'pending' AND kind = ANY(%(kinds)s)", {"kinds": kinds})
-    return row["wait"] if row and row["wait"] is not None else None
+    if row is None or row["wait"] is None:
+        return None
+    return max(0.0, row["wait"])
 
 
 async def prune(pool, *, older_than_days: int) -> int:

@@ -277,3 +277,19 @@ async def test_stop_ends_a_loop_whose_cancellation_the_driver_swallowed(monkeypa
     await asyncio.wait_for(entered.wait(), 5)
     await asyncio.wait_for(worker.stop(), 2)
     assert worker._task.done()
+
+
+async def test_an_empty_outbox_is_not_due(aiohttp_client, fast_config, sql, org):
+    """Regression: with no pending job, next_due_in answered 0 ("due now") instead of
+    None, so an idle worker queried the database without pause (~10% of a busy
+    server's CPU in the throughput benchmark)."""
+    app = await start(aiohttp_client, fast_config, Receiver())
+    pool = app[keys.POOL]
+    # A kind no sender here claims, so the worker leaves the job alone.
+    assert await store.next_due_in(pool, ["unclaimed"]) is None
+    job = await store.enqueue_now(pool, org_id=org, kind="unclaimed", key="later", payload={},
+                                  delay_seconds=600)
+    assert 590 < await store.next_due_in(pool, ["unclaimed"]) <= 600
+    sql("UPDATE outbox SET next_attempt_at = now() - interval '1 minute' WHERE id = %s", (job,))
+    assert await store.next_due_in(pool, ["other"]) is None
+    assert await store.next_due_in(pool, ["unclaimed"]) == 0.0
