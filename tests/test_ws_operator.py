@@ -116,6 +116,33 @@ async def test_operator_message_fan_out_and_idempotency(chat, org, sql):
     assert sql("SELECT assigned_to FROM chats")[0][0] == int(org["user"]["id"][2:])
 
 
+async def test_the_first_reply_takes_an_unassigned_chat_and_only_that_one(chat, org, sql):
+    """The assignment rides in the message's own transaction: the first operator reply
+    takes an unassigned chat (colleagues hear chat:updated), a later reply changes
+    nothing, and a chat someone else holds keeps its assignee."""
+    v = await chat.visitor_ws(org["site"]["siteKey"])
+    m = await chat.say(v, "hi")
+    op = await chat.operator_ws(org["token"])
+    colleague = await chat.operator_ws(org["token"])
+    await chat.reply(op, m["chatId"], "first")
+    update = await recv_until(colleague, "chat:updated")
+    assert update["data"]["chat"]["assignedTo"] == org["user"]["id"]
+    await chat.reply(op, m["chatId"], "second")
+    await recv_until(colleague, "operator:message")
+    with pytest.raises(asyncio.TimeoutError):  # nothing changed, so nothing is announced
+        await recv_until(colleague, "chat:updated", timeout=0.5)
+
+    other = await chat.say(await chat.visitor_ws(org["site"]["siteKey"]), "hello?")
+    chat_id = int(other["chatId"][2:])
+    sql("INSERT INTO users (org_id, email, name, role) SELECT org_id, 'b@x.io', 'B', 'OPERATOR'"
+        " FROM users LIMIT 1")
+    sql("UPDATE chats SET assigned_to = (SELECT id FROM users WHERE email = 'b@x.io')"
+        " WHERE id = %s", (chat_id,))
+    await chat.reply(op, other["chatId"], "I'll help too")
+    assert sql("SELECT u.email FROM chats c JOIN users u ON u.id = c.assigned_to"
+               " WHERE c.id = %s", (chat_id,)) == [("b@x.io",)]
+
+
 async def test_operator_frame_errors(chat, org, sql):
     op = await chat.operator_ws(org["token"])
     v = await chat.visitor_ws(org["site"]["siteKey"])

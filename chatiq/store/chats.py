@@ -77,6 +77,7 @@ class Posted:
     created: bool          # False: the clientId was seen before, nothing stored
     chat_created: bool = False
     chat_reopened: bool = False
+    assigned: bool = False  # the operator who wrote it took the unassigned chat
 
 
 class _Duplicate(Exception):
@@ -296,13 +297,6 @@ async def set_status(pool, chat_id: int, status: str,
 async def assign(pool, chat_id: int, user_id: int | None) -> None:
     await db.fetchone(pool, "UPDATE chats SET assigned_to = %(u)s, updated_at = now()"
                             " WHERE id = %(c)s RETURNING id", {"c": chat_id, "u": user_id})
-
-
-async def assign_if_unassigned(pool, chat_id: int, user_id: int) -> bool:
-    row = await db.fetchone(
-        pool, "UPDATE chats SET assigned_to = %(u)s WHERE id = %(c)s AND assigned_to IS NULL"
-              " RETURNING id", {"c": chat_id, "u": user_id})
-    return row is not None
 
 
 # Who reads what: the visitor reads the team's messages, operators the visitor's.

@@ -22,12 +22,13 @@ from chatiq.store.mail import enqueue_missed
 log = logging.getLogger(__name__)
 
 # One round trip per message. `dup` sees an earlier copy with the same clientId;
-# `claim` takes the attachment only for a new message; `bump` assigns the seq (and
-# reopens a visitor's closed chat); `ins` stores the message. A copy committed by
+# `claim` takes the attachment only for a new message; `bump` assigns the seq (reopens
+# a visitor's closed chat, and gives an unassigned chat to the operator answering it);
+# `ins` stores the message. A copy committed by
 # another transaction at the same moment makes `ins` do nothing: see _undo_bump.
 _STORE = """
 WITH prev AS (
-    SELECT id, status, site_id FROM chats WHERE id = %(c)s FOR UPDATE
+    SELECT id, status, site_id, assigned_to FROM chats WHERE id = %(c)s FOR UPDATE
 ), dup AS (
     SELECT 1 FROM messages WHERE %(cid)s::text IS NOT NULL AND author_kind = %(k)s
        AND author_id = %(a)s AND client_id = %(cid)s
@@ -40,11 +41,14 @@ WITH prev AS (
 ), bump AS (
     UPDATE chats c SET last_seq = c.last_seq + 1, updated_at = now(),
            status = CASE WHEN %(reopen)s THEN 'open' ELSE c.status END,
-           closed_at = CASE WHEN %(reopen)s THEN NULL ELSE c.closed_at END
+           closed_at = CASE WHEN %(reopen)s THEN NULL ELSE c.closed_at END,
+           assigned_to = CASE WHEN %(k)s = 'operator' THEN COALESCE(c.assigned_to, %(a)s)
+                              ELSE c.assigned_to END
       FROM prev
      WHERE c.id = prev.id AND NOT EXISTS (SELECT 1 FROM dup)
        AND (%(att)s::text IS NULL OR EXISTS (SELECT 1 FROM claim))
-    RETURNING c.id, c.last_seq, prev.status AS prev_status
+    RETURNING c.id, c.last_seq, prev.status AS prev_status,
+              (%(k)s = 'operator' AND prev.assigned_to IS NULL) AS took
 ), ins AS (
     INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text, attachment_id)
     SELECT id, last_seq, %(cid)s, %(k)s, %(a)s, %(t)s, %(att)s FROM bump
@@ -53,7 +57,8 @@ WITH prev AS (
 )
 SELECT (SELECT id FROM ins) AS message_id, (SELECT last_seq FROM bump) AS seq,
        (SELECT prev_status FROM bump) AS prev_status,
-       EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT site_id FROM prev) AS site_id
+       EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT site_id FROM prev) AS site_id,
+       (SELECT took FROM bump) AS took
 """
 
 # _STORE as a prepared statement: parsed and planned once per connection, and the
@@ -80,6 +85,7 @@ class _Item:
     message_id: int | None = None
     prev_status: str | None = None
     site_id: int | None = None
+    took: bool = False  # an operator's message that made its author the chat's assignee
 
 
 class MessageWriter:
@@ -176,6 +182,7 @@ class MessageWriter:
     async def _transaction(self, batch: list[_Item]) -> dict[int, dict]:
         for item in batch:
             item.message_id = item.prev_status = None
+            item.took = False
         async with db.transaction(self.pool) as cur:
             if cur.connection not in self._prepared:
                 await cur.execute(_PREPARE)
@@ -185,7 +192,7 @@ class MessageWriter:
                 row = await cur.fetchone()
                 if row["message_id"] is not None:
                     item.message_id, item.prev_status = row["message_id"], row["prev_status"]
-                    item.site_id = row["site_id"]
+                    item.site_id, item.took = row["site_id"], bool(row["took"])
                 elif row["seq"] is not None:
                     await cur.execute(_UNDO_BUMP, item.params)
                     if row["claimed"]:
@@ -218,7 +225,8 @@ class MessageWriter:
                 continue
             if item.message_id is not None:
                 item.future.set_result(Posted(rows[item.message_id], True,
-                                              chat_reopened=item.prev_status == "closed"))
+                                              chat_reopened=item.prev_status == "closed",
+                                              assigned=item.took))
                 continue
             # Nothing stored: an earlier copy, or a refused attachment or chat.
             try:
