@@ -49,6 +49,8 @@ class Automation:
         self.flip_timers: dict[int, Timer] = {}
         # (rule id, chat id) → the timer of a delayed auto-reply waiting in that chat
         self.reply_timers: dict[tuple[int, int], Timer] = {}
+        # chat id → the rules with a timer waiting in that chat (reply_timers by chat)
+        self._waiting: dict[int, set[int]] = {}
         # tasks answering visitor messages heard but not yet answered
         self.busy: set[asyncio.Task] = set()
         # site id → (monotonic expiry, enabled rules): read on every visitor message, so
@@ -78,6 +80,7 @@ class Automation:
             timer.cancel()
         self.flip_timers.clear()
         self.reply_timers.clear()
+        self._waiting.clear()
         await self.clock.close()
 
     # --- business hours ---
@@ -214,9 +217,17 @@ class Automation:
                 await self._fire(site.id, chat_id, occurrence, rule_id=rule.id)
 
     async def operator_message(self, site_id: int, posted: Posted) -> None:
-        """The team answered: every auto-reply waiting in this chat is off."""
+        """The team answered: every auto-reply waiting in this chat is off.
+
+        Only timers this process holds are dropped here, so an answer in a chat with
+        nothing waiting costs no query. A timer another process holds for the chat
+        checks for an answer when it fires (store.fire compares the team's last seq)
+        and then stores nothing."""
+        chat_id = posted.message["chat_id"]
+        if chat_id not in self._waiting:
+            return
         try:
-            chat_id = posted.message["chat_id"]
+            self._waiting.pop(chat_id, None)
             for rule_id in await store.drop_chat_timers(self.pool, chat_id):
                 timer = self.reply_timers.pop((rule_id, chat_id), None)
                 if timer is not None:
@@ -246,6 +257,11 @@ class Automation:
                         operator_seq: int, due) -> None:
         async def due_now() -> None:
             self.reply_timers.pop((rule_id, chat_id), None)
+            rules = self._waiting.get(chat_id)
+            if rules is not None:
+                rules.discard(rule_id)
+                if not rules:
+                    del self._waiting[chat_id]
             await self._fire(site_id, chat_id, occurrence, rule_id=rule_id,
                              timer_operator_seq=operator_seq)
 
@@ -253,6 +269,7 @@ class Automation:
         if old is not None:
             old.cancel()
         self.reply_timers[(rule_id, chat_id)] = self.clock.call_at(due, due_now)
+        self._waiting.setdefault(chat_id, set()).add(rule_id)
 
     async def _fire(self, site_id: int, chat_id: int, occurrence: str, *, rule_id: int,
                     timer_operator_seq: int | None = None) -> None:

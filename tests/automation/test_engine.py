@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from automation_helpers import (START, add_rule, auto, bot_texts, clock, no_frame,  # noqa: F401
                                 owner_and_site, set_hours, start_app)
+from chatiq import keys
 from chatiq.automation.clock import ManualClock
 from conftest import recv_until
 
@@ -108,6 +109,25 @@ async def test_no_reply_fires_once_after_the_delay(auto, sql):
     await auto.say(v, "and another")
     await auto.clock.advance(60)
     assert await bot_texts(auto, sql) == ["Hang on", "Hang on"]
+
+
+async def test_an_answer_through_another_process_cancels_the_wait_there(
+        auto, aiohttp_client, config, sql):
+    """The visitor's process holds the no_reply timer; the answer arrives through another
+    process, which holds none and so runs no query for it. The timer still stores nothing
+    when it fires, because the team's last seq has moved (store.fire checks it)."""
+    other = await start_app(aiohttp_client, config, ManualClock(START))
+    token, _, site = await owner_and_site(auto)
+    await add_rule(auto, token, site, trigger="no_reply", delaySeconds=60, text="Hang on")
+    v = await auto.visitor_ws(site["siteKey"])
+    m = await auto.say(v, "hello")
+    assert len(auto.app[keys.AUTOMATION].reply_timers) == 1
+    op = await other.operator_ws(token)
+    await other.reply(op, m["chatId"], "Here")
+    await auto.clock.advance(60)
+    await auto.app[keys.AUTOMATION].settle()
+    assert await bot_texts(auto, sql) == []
+    assert sql("SELECT count(*) FROM auto_reply_timers") == [(0,)]
 
 
 async def test_no_reply_does_not_fire_in_a_closed_chat_or_for_a_disabled_rule(auto, sql):
