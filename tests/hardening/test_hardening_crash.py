@@ -110,8 +110,11 @@ async def test_kill_9_mid_burst_loses_nothing_acked(database_url, sql, tmp_path,
             await _until(lambda: all(c.connected.is_set() and not c.outbox for c in clients),
                          30, "every outbox to drain")
             final = _database(sql)
-            await _until(lambda: all(_views_match(c, final) for c in clients), 10,
-                         "every client to see the database's history")
+            try:
+                await _until(lambda: all(_views_match(c, final) for c in clients), 30,
+                             "every client to see the database's history")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {_view_differences(clients, final)}") from None
         finally:
             for c in clients:
                 c.stopped = True
@@ -168,6 +171,21 @@ def _database(sql) -> dict[str, dict[int, tuple]]:
     for chat_id, seq, msg_id, text in sql("SELECT chat_id, seq, id, text FROM messages"):
         out.setdefault(f"c_{chat_id}", {})[seq] = (f"m_{msg_id}", text)
     return out
+
+
+def _view_differences(clients, database: dict) -> list[str]:
+    """For a failure message: which client lacks (or has extra) seqs in which chat."""
+    found = []
+    for client in clients:
+        chats = [client.chat_id] if isinstance(client, Visitor) else list(database)
+        for chat_id in chats:
+            have, want = client.view(chat_id), database.get(chat_id) or {}
+            if have != want:
+                found.append(f"{client.name} {chat_id}: missing {sorted(set(want) - set(have))}"
+                             f" extra {sorted(set(have) - set(want))} differing"
+                             f" {sorted(k for k in set(have) & set(want) if have[k] != want[k])}"
+                             f" connected={client.connected.is_set()}")
+    return found[:10]
 
 
 def _views_match(client, database: dict) -> bool:
