@@ -81,20 +81,29 @@ class VisitorConnection(Connection):
             else:
                 visitor = await visitors.touch_visitor(self.pool, visitor.id, info)
         chat_id = await chats.latest_chat_id(self.pool, visitor.id)
-        history, agent = [], None
-        if chat_id is not None:
-            if "lastSeq" in data:
-                rows = await chats.messages_after(self.pool, chat_id, data["lastSeq"])
-            else:
-                rows = await chats.latest_messages(self.pool, chat_id, self.config.history_limit)
-            history = [message_object(r) for r in rows]
-            agent = await self._agent(chat_id)
-        settings = settings_object(await sites.widget_settings(self.pool, site.id))
-        if agent is None and settings["agentName"]:
-            agent = {"name": settings["agentName"], "avatarUrl": settings["agentAvatarUrl"]}
         self.site, self.visitor = site, visitor
+        # In the room before the history is read: a message stored meanwhile then comes
+        # live (perhaps also in the history; clients merge by seq). Read first, it could
+        # fall between the two and reach this visitor only on their next reconnect.
         came_online = self.hub.add_visitor(self.peer, site_id=site.id, visitor_id=visitor.id,
                                            chat_id=chat_id)
+        history, agent = [], None
+        try:
+            if chat_id is not None:
+                if "lastSeq" in data:
+                    rows = await chats.messages_after(self.pool, chat_id, data["lastSeq"])
+                else:
+                    rows = await chats.latest_messages(self.pool, chat_id,
+                                                       self.config.history_limit)
+                history = [message_object(r) for r in rows]
+                agent = await self._agent(chat_id)
+            settings = settings_object(await sites.widget_settings(self.pool, site.id))
+        except BaseException:  # not joined after all: the client may send visitor:join again
+            self.hub.remove_visitor(self.peer)
+            self.site = self.visitor = None
+            raise
+        if agent is None and settings["agentName"]:
+            agent = {"name": settings["agentName"], "avatarUrl": settings["agentAvatarUrl"]}
         if came_online and chat_id is not None:
             self.hub.to_site_operators(site.id, protocol.encode("visitor:online", {
                 "chatId": make_id("c", chat_id), "visitorId": make_id("v", visitor.id)}))

@@ -186,6 +186,47 @@ async def test_resume_with_last_seq_gets_exactly_what_was_missed(chat, site):
     assert v3.session["history"] == []
 
 
+async def test_a_reply_stored_while_a_visitor_joins_is_not_lost(chat, site, monkeypatch):
+    """Regression (found by the kill -9 harness): the join read the history, then awaited
+    more lookups, and only then put the visitor in the room, so a reply stored in between
+    was in neither the history nor the live stream until the next reconnect."""
+    from chatiq.store import sites as site_store
+
+    token = site["ownerToken"]
+    v = await chat.visitor_ws(site["siteKey"])
+    first = await chat.say(v, "m1")
+    op = await chat.operator_ws(token)
+    await v.close()
+
+    real = site_store.widget_settings
+    paused, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_settings(pool, site_id):  # the join's last lookup: hold it there
+        paused.set()
+        await release.wait()
+        return await real(pool, site_id)
+
+    monkeypatch.setattr(site_store, "widget_settings", slow_settings)
+    v2 = await chat.session.ws_connect(chat.base + "/ws/widget")
+    await v2.send_json({"type": "visitor:join", "data": {
+        "siteKey": site["siteKey"], "visitorToken": v.session["visitorToken"], "lastSeq": 1}})
+    await asyncio.wait_for(paused.wait(), 5)
+    reply = await chat.reply(op, first["chatId"], "stored mid-join")
+    release.set()
+    seen = set()  # live frames may come before the session: every one counts
+    while True:
+        frame = await recv(v2)
+        if frame["type"] == "admin:message":
+            seen.add(frame["data"]["message"]["id"])
+        elif frame["type"] == "session":
+            seen |= {m["id"] for m in frame["data"]["history"]}
+            break
+    if reply["id"] not in seen:
+        got = await recv_until(v2, "admin:message", timeout=2)
+        seen.add(got["data"]["message"]["id"])
+    assert reply["id"] in seen
+
+
 async def test_history_without_last_seq_is_the_newest_100(chat, site, sql):
     v = await chat.visitor_ws(site["siteKey"])
     await chat.say(v, "start")
