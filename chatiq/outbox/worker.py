@@ -142,13 +142,11 @@ class Worker:
             outcome = self._failure(job, str(exc), exc.status_code, exc.retry, exc.retry_after)
         except asyncio.TimeoutError:
             outcome = self._failure(job, f"timed out after {ATTEMPT_TIMEOUT_SECONDS:g} s")
-        except asyncio.CancelledError:
-            self._slots.release()
-            raise  # stopping: the lease runs out and the job is due again
         except Exception as exc:
             log.exception("outbox: %s job %d: sender raised", job.kind, job.id)
             outcome = self._failure(job, f"internal error: {type(exc).__name__}")
-        self._slots.release()
+        finally:  # cancelled (stopping) too: the lease runs out and the job is due again
+            self._slots.release()
         duration_ms = int((time.monotonic() - started) * 1000)
         try:
             await store.finish(self.pool, job, duration_ms=duration_ms, **outcome)
