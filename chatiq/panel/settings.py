@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from chatiq import fanout, keys
 from chatiq.api.common import ApiError
 from chatiq.api.sites import SETTINGS, clean_settings
 from chatiq.panel.forms import form_error
-from chatiq.panel.render import render
+from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.sites import owned_site
 from chatiq.privacy.panel import retention_of
 from chatiq.protocol import ProtocolError, clean_fields
@@ -33,13 +32,11 @@ def _from_form(form) -> dict:
 async def settings_page(request: web.Request) -> web.Response:
     _, site = await owned_site(request)
     stored = await sites.widget_settings(request.app[keys.POOL], site.id)
-    session = await get_session(request)
-    flash = session.pop("flash", None)
     return await render(request, "site_settings.html", {
         "site": site, "s": settings_object(stored),
         "identity": await site_identity.ensure(request.app[keys.POOL], site.id),
         "retention_days": await retention_of(request, site.id),
-        "flash": {"kind": "ok", "key": flash} if flash else None})
+        "flash": await take_flash(request)})
 
 
 async def save_settings(request: web.Request) -> web.Response:
@@ -59,6 +56,5 @@ async def save_settings(request: web.Request) -> web.Response:
     pool = request.app[keys.POOL]
     stored = await sites.save_widget_settings(pool, site.id, changes)
     fanout.settings_changed(request.app[keys.HUB], site.id, settings_object(stored))
-    session = await get_session(request)
-    session["flash"] = "settings.saved"
-    raise web.HTTPFound(f"/admin/sites/{request.match_info['id']}/settings")
+    await redirect_with_flash(request, "settings.saved",
+                              f"/admin/sites/{request.match_info['id']}/settings")

@@ -8,15 +8,14 @@ view).
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from chatiq.api.site_identity import change_enforce, rotate_secret
+from chatiq.panel.render import set_flash
 from chatiq.panel.sites import owned_site
 
 
 async def _back(request: web.Request, flash: str) -> web.HTTPFound:
-    session = await get_session(request)
-    session["flash"] = flash
+    await set_flash(request, flash)
     return web.HTTPFound(f"/admin/sites/{request.match_info['id']}/settings#identity")
 
 
