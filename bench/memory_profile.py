@@ -76,7 +76,7 @@ async def profile(n: int, bare: bool, top: int) -> None:
         else:
             from chatiq.app import create_app
             from chatiq.config import load_config
-            from chatiq.embedded_pg import EmbeddedPostgres
+            from chatiq.store.embedded import EmbeddedPostgres
 
             pg = EmbeddedPostgres(data / "pg")
             dsn = pg.start()

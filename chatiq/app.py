@@ -10,19 +10,22 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from chatiq import keys, protocol, ratelimit
+from chatiq import keys
+
+from chatiq.core import protocol, ratelimit
 from chatiq.api.common import api_errors
-from chatiq.bus import Bus
+from chatiq.live.bus import Bus
 from chatiq.automation import setup_automation
 from chatiq.config import Config
-from chatiq.hub import Hub
+from chatiq.core.hub import Hub
 from chatiq.mail.setup import setup_mail
 from chatiq.outbox import setup_outbox
+from chatiq.oidc.pages import setup_oidc
 from chatiq.panel import setup_panel
 from chatiq.privacy import setup_privacy
-from chatiq.ratelimit import KeyedLimiter
+from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.routes import setup_routes
-from chatiq.security import new_token
+from chatiq.core.security import new_token
 from chatiq.store.db import create_pool
 from chatiq.store.migrate import migrate
 from chatiq.store.writer import MessageWriter
@@ -122,6 +125,7 @@ def create_app(config: Config) -> web.Application:
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
     setup_panel(app)
+    setup_oidc(app)
     _setup_cors(app)
     return app
 

@@ -48,7 +48,7 @@ class Config:
     send_queue_limit: int = 1024
     history_limit: int = 100
     upload_limit_bytes: int = 10 * 1024 * 1024
-    # File kinds uploads may be (extensions from chatiq.filetypes); None: the default allowlist.
+    # File kinds uploads may be (extensions from chatiq.files.filetypes); None: the default allowlist.
     upload_types: tuple[str, ...] | None = None
     db_pool_max: int = 10
     # bcrypt cost; tests lower it, production keeps the default.

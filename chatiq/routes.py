@@ -1,40 +1,37 @@
-"""The one URL table: every route, named; the API part also feeds openapi.json."""
+"""The one URL table: every route, named. The API part also feeds openapi.json; features
+declare their panel pages in a ROUTES list of their own, which the table takes in here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from chatiq import files, health, widget_http, ws_operator, ws_visitor
+from chatiq import keys
 from chatiq.api import auth as api_auth
 from chatiq.api import chats as api_chats
+from chatiq.api import health
 from chatiq.api import openapi as api_openapi
 from chatiq.api import site_identity as api_identity
 from chatiq.api import sites as api_sites
-from chatiq.api import uploads as api_uploads
+from chatiq.api import widget as widget_http
+from chatiq.api.openapi import ApiRoute
 from chatiq.automation import analytics as analytics_api
 from chatiq.automation import api as automation_api
+from chatiq.automation import pages as automation_pages
+from chatiq.core.resources import resource_path
+from chatiq.files import api as api_uploads
+from chatiq.files import download as files
+from chatiq.live import operator as ws_operator
+from chatiq.live import visitor as ws_visitor
 from chatiq.mail import api as mail_api
+from chatiq.mail import pages as mail_pages
+from chatiq.mail import reset as mail_reset
 from chatiq.mail import settings as mail_settings
+from chatiq.oidc import pages as oidc_pages
+from chatiq.panel import account, chats, settings, site_identity, sites, team
 from chatiq.privacy import api as privacy_api
+from chatiq.privacy import pages as privacy_pages
 from chatiq.webhooks import api as webhooks_api
-from chatiq.protocol import Field
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    method: str
-    path: str
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    name: str
-    summary: str
-    auth: bool = True
-    body: dict[str, Field] | None = None
-    query: dict[str, str] = field(default_factory=dict)  # name → description
-    status: int = 200
-
+from chatiq.webhooks import pages as webhook_pages
 
 API_ROUTES = [
     ApiRoute("POST", "/api/v1/auth/register", api_auth.register, "register",
@@ -193,7 +190,50 @@ API_ROUTES = [
 ]
 
 
+# The operator panel: every /admin page, named `panel_*`.
+PANEL_ROUTES = [
+    ("GET", "/admin", account.index, "panel_index"),
+    ("GET", "/admin/login", account.login_page, "panel_login"),
+    ("POST", "/admin/login", account.login, "panel_login_post"),
+    ("GET", "/admin/signup", account.signup_page, "panel_signup"),
+    ("POST", "/admin/signup", account.signup, "panel_signup_post"),
+    ("POST", "/admin/logout", account.logout, "panel_logout"),
+    ("POST", "/admin/language", account.set_language, "panel_language"),
+    ("GET", "/admin/invite/{token}", account.invite_page, "panel_invite"),
+    ("POST", "/admin/invite/{token}", account.accept_invite, "panel_invite_post"),
+    ("GET", "/admin/chats", chats.chats_page, "panel_chats"),
+    ("GET", "/admin/chats/{id}", chats.chats_page, "panel_chat"),
+    ("GET", "/admin/api/chats/{id}/messages", chats.older_messages, "panel_api_messages"),
+    ("POST", "/admin/api/uploads", chats.upload, "panel_api_upload"),
+    ("GET", "/admin/sites", sites.sites_page, "panel_sites"),
+    ("POST", "/admin/sites", sites.create_site, "panel_site_create"),
+    ("POST", "/admin/sites/{id}", sites.update_site, "panel_site_update"),
+    ("POST", "/admin/sites/{id}/operators", sites.set_operators, "panel_site_operators"),
+    ("GET", "/admin/sites/{id}/settings", settings.settings_page, "panel_site_settings"),
+    ("POST", "/admin/sites/{id}/settings", settings.save_settings, "panel_site_settings_post"),
+    ("POST", "/admin/sites/{id}/identity", site_identity.save_enforce, "panel_site_identity"),
+    ("POST", "/admin/sites/{id}/identity/rotate", site_identity.rotate,
+     "panel_site_identity_rotate"),
+    ("GET", "/admin/team", team.team_page, "panel_team"),
+    ("POST", "/admin/team/invite", team.invite, "panel_team_invite"),
+    ("POST", "/admin/team/{id}/role", team.set_role, "panel_team_role"),
+    ("POST", "/admin/team/{id}/reinvite", team.reinvite, "panel_team_reinvite"),
+    *automation_pages.ROUTES,
+    ("GET", "/admin/chats/{id}/transcript", privacy_pages.transcript, "panel_chat_transcript"),
+    ("GET", "/admin/visitors/{id}", privacy_pages.visitor_page, "panel_visitor"),
+    ("GET", "/admin/visitors/{id}/export", privacy_pages.visitor_export, "panel_visitor_export"),
+    ("POST", "/admin/visitors/{id}/erase", privacy_pages.visitor_erase, "panel_visitor_erase"),
+    ("POST", "/admin/sites/{id}/retention", privacy_pages.retention_save, "panel_site_retention"),
+    ("GET", "/admin/audit", privacy_pages.audit_page, "panel_audit"),
+    *oidc_pages.ROUTES,
+    *mail_pages.ROUTES,
+    *mail_reset.ROUTES,
+    *webhook_pages.ROUTES,
+]
+
+
 def setup_routes(app: web.Application) -> None:
+    app[keys.API_ROUTES] = API_ROUTES  # openapi.json describes them
     router = app.router
     router.add_get("/healthz", health.healthz, name="healthz")
     router.add_get("/ws/widget", ws_visitor.widget_socket, name="ws_widget")
@@ -206,3 +246,6 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/files/{id}/{name}", files.download, name="file")
     for route in API_ROUTES:
         router.add_route(route.method, route.path, route.handler, name=route.name)
+    for method, path, handler, name in PANEL_ROUTES:
+        router.add_route(method, path, handler, name=name)
+    router.add_static("/admin/static/", resource_path("admin", "static"), name="admin_static")

@@ -60,7 +60,7 @@ def check_port_free(host: str, port: int) -> None:
 
 async def prepare_database(config: Config, count: int) -> None:
     """Migrate once, before any worker starts; warn if the workers could exhaust connections."""
-    from chatiq.store.db import create_pool, fetchall
+    from chatiq.store.db import create_pool, max_connections
     from chatiq.store.migrate import migrate
 
     pool = await create_pool(config.database_url, maxsize=1)
@@ -68,15 +68,15 @@ async def prepare_database(config: Config, count: int) -> None:
         applied = await migrate(pool)
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
-        rows = await fetchall(pool, "SELECT current_setting('max_connections')::int AS n")
+        allowed = await max_connections(pool)
     finally:
         pool.close()
         await pool.wait_closed()
     # Each worker holds up to its pool plus one LISTEN connection.
     needed = count * (config.db_pool_max + 1)
-    if needed > rows[0]["n"]:
+    if needed > allowed:
         log.warning("%d workers may open up to %d database connections; the database allows %d",
-                    count, needed, rows[0]["n"])
+                    count, needed, allowed)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -92,14 +92,14 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _worker_main(config: Config, index: int, parent_pid: int, ready: Connection) -> None:
     """A worker process: the ordinary server, on a port it shares with its siblings."""
-    from chatiq import cli
+    from chatiq import server
 
     _die_with_parent(parent_pid)
     logging.basicConfig(level=logging.INFO, format=(
         f"%(asctime)s %(levelname)s %(name)s[worker {index}]: %(message)s"))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        code = asyncio.run(cli.serve(config, reuse_port=True, on_ready=lambda: ready.send(index)))
+        code = asyncio.run(server.serve(config, reuse_port=True, on_ready=lambda: ready.send(index)))
     except ConfigError as exc:
         print(f"chatiq worker {index}: {exc}", file=sys.stderr, flush=True)
         code = CONFIG_ERROR_EXIT
@@ -192,7 +192,7 @@ class Supervisor:
 
     def _stop_all(self, failed: bool = False) -> int:
         """SIGTERM every worker, wait for their graceful stop, kill what is left."""
-        from chatiq.cli import SHUTDOWN_LIMIT_SECONDS
+        from chatiq.server import SHUTDOWN_LIMIT_SECONDS
 
         self.stopping = True
         alive = [p for p in self.procs if p is not None and p.exitcode is None]

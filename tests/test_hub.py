@@ -1,6 +1,6 @@
 """Rooms, presence and fan-out, without sockets."""
 
-from chatiq.hub import Hub, Peer
+from chatiq.core.hub import Hub, Peer
 
 
 def peer(kind="visitor", limit=10):

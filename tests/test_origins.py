@@ -1,6 +1,6 @@
 import pytest
 
-from chatiq.origins import normalize_origin, origin_allowed, origin_from_domain
+from chatiq.core.origins import normalize_origin, origin_allowed, origin_from_domain
 
 
 @pytest.mark.parametrize("raw,expected", [

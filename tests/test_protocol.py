@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from chatiq import protocol
-from chatiq.protocol import FrameRefError, ProtocolError
+from chatiq.core import protocol
+from chatiq.core.protocol import FrameRefError, ProtocolError
 
 SPECS = protocol.frame_specs(10_000)
 

@@ -1,5 +1,5 @@
 from chatiq.config import RateLimit
-from chatiq.ratelimit import KeyedLimiter, TokenBucket
+from chatiq.core.ratelimit import KeyedLimiter, TokenBucket
 
 
 class Clock:
@@ -68,6 +68,6 @@ def test_wait_spends_nothing_and_refund_gives_one_back():
 
 
 def test_whole_seconds_rounds_up_to_at_least_one():
-    from chatiq.ratelimit import whole_seconds
+    from chatiq.core.ratelimit import whole_seconds
 
     assert [whole_seconds(x) for x in (0.0, 0.01, 1.0, 1.2, 89.5)] == [1, 1, 1, 2, 90]

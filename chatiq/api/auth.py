@@ -8,13 +8,13 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_user
-from chatiq.auth import issue_token
+from chatiq.api.tokens import issue_token
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import Str
-from chatiq.ratelimit import whole_seconds
-from chatiq.security import check_password, hash_password
+from chatiq.core.protocol import Str
+from chatiq.core.ratelimit import whole_seconds
+from chatiq.core.security import check_password, hash_password
 from chatiq.store import accounts, audit
-from chatiq.wire import user_object
+from chatiq.core.wire import user_object
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from chatiq.api.common import ApiError, pool, query_int, require_user
-from chatiq.protocol import parse_id
+from chatiq.core.protocol import parse_id
 from chatiq.store import chats, sites
-from chatiq.wire import chat_summary, message_object
+from chatiq.core.wire import chat_summary, message_object
 
 
 async def list_chats(request: web.Request) -> web.Response:

@@ -9,8 +9,8 @@ from datetime import date
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.auth import user_from_token
-from chatiq.protocol import Field, ProtocolError, clean_fields, loads
+from chatiq.api.tokens import user_from_token
+from chatiq.core.protocol import Field, ProtocolError, clean_fields, loads
 from chatiq.store.accounts import User
 from chatiq.store.db import DatabaseUnavailable, StoreError
 

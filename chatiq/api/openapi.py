@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from chatiq import __version__
-from chatiq.protocol import object_schema
+from chatiq import keys
+from chatiq.core.protocol import Field, object_schema
 
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {
     "type": "object", "properties": {"error": {"type": "object", "properties": {
@@ -15,11 +18,22 @@ _ERROR = {"description": "error", "content": {"application/json": {"schema": {
         "field": {"type": "string"}}}}}}}}
 
 
-def build_spec() -> dict:
-    from chatiq.routes import API_ROUTES  # the table imports this module
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    name: str
+    summary: str
+    auth: bool = True
+    body: dict[str, Field] | None = None
+    query: dict[str, str] = field(default_factory=dict)  # name → description
+    status: int = 200
 
+
+def build_spec(api_routes: list[ApiRoute]) -> dict:
     paths: dict = {}
-    for route in API_ROUTES:
+    for route in api_routes:
         op: dict = {"operationId": route.name, "summary": route.summary,
                     "responses": {str(route.status): {"description": "success"},
                                   "4XX": _ERROR}}
@@ -45,4 +59,4 @@ def build_spec() -> dict:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_spec())
+    return web.json_response(build_spec(request.app[keys.API_ROUTES]))

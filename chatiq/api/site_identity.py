@@ -6,7 +6,7 @@ from aiohttp import web
 
 from chatiq.api.common import pool, read_json, require_owner, require_user
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import Bool, iso, make_id, parse_id
+from chatiq.core.protocol import Bool, iso, make_id, parse_id
 from chatiq.store import site_identity, sites
 from chatiq.store.accounts import User
 from chatiq.store.site_identity import SiteIdentity

@@ -6,14 +6,16 @@ import re
 
 from aiohttp import web
 
-from chatiq import fanout, keys
+from chatiq.core import fanout
+
+from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
-from chatiq.origins import normalize_origin, origin_from_domain
+from chatiq.core.origins import normalize_origin, origin_from_domain
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import Bool, List, Str, make_id, parse_id
-from chatiq.security import new_token
+from chatiq.core.protocol import Bool, List, Str, make_id, parse_id
+from chatiq.core.security import new_token
 from chatiq.store import audit, sites
-from chatiq.wire import settings_object, site_object
+from chatiq.core.wire import settings_object, site_object
 
 SITE_CREATE = {"name": Str(required=True, max_len=100, min_len=1, strip=True),
                "domain": Str(max_len=253, strip=True),

@@ -10,12 +10,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.automation.clock import Clock, SystemClock
+from chatiq.automation.clock import SystemClock
 from chatiq.automation.engine import HOURS_TOPIC, Automation
-
-# The engine's clock; tests set a ManualClock here before the app starts.
-CLOCK = web.AppKey("automation_clock", Clock)
-
 
 def setup_automation(app: web.Application) -> None:
     """The engine for the app's lifetime; call after the database's cleanup context
@@ -25,7 +21,7 @@ def setup_automation(app: web.Application) -> None:
 
 async def _automation(app: web.Application) -> AsyncIterator[None]:
     # Messages it stores name this process, so the bus does not deliver them here twice.
-    engine = Automation(app[keys.POOL], app[keys.HUB], app.get(CLOCK) or SystemClock(),
+    engine = Automation(app[keys.POOL], app[keys.HUB], app.get(keys.CLOCK) or SystemClock(),
                         node=app.get(keys.NODE))
     await engine.start()
     app[keys.AUTOMATION] = engine

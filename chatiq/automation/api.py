@@ -12,7 +12,7 @@ from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
 from chatiq.automation import hours as hours_mod
 from chatiq.automation.templates import clean_shortcut, render
-from chatiq.protocol import Bool, Field, Int, List, Str, iso, make_id, parse_id
+from chatiq.core.protocol import Bool, Field, Int, List, Str, iso, make_id, parse_id
 from chatiq.store import automation as store
 from chatiq.store import chats, db, sites
 from chatiq.store.accounts import User

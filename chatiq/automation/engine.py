@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from chatiq import fanout, protocol
+from chatiq.core import fanout, protocol
 from chatiq.automation import hours as hours_mod
 from chatiq.automation.clock import Clock, Timer
-from chatiq.hub import Hub
+from chatiq.core.hub import Hub
 from chatiq.store import automation as store
 from chatiq.store import sites
 from chatiq.store.chats import Posted

@@ -9,7 +9,7 @@ from chatiq.api.common import ApiError, pool, read_json, require_owner, require_
 from chatiq.mail import settings as mail_settings
 from chatiq.outbox import DeliveryFailed
 from chatiq.panel.sites import own_origin
-from chatiq.protocol import parse_id
+from chatiq.core.protocol import parse_id
 from chatiq.store import mail as store
 from chatiq.store import sites
 

@@ -16,7 +16,7 @@ from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, build, button, para
 from chatiq.outbox import wake
 from chatiq.mail.strings import translate
-from chatiq.security import token_hash
+from chatiq.core.security import token_hash
 from chatiq.store import accounts
 from chatiq.store import mail as store
 from chatiq.store import outbox

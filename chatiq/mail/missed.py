@@ -15,7 +15,7 @@ from functools import partial
 from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, author, build, button, para
 from chatiq.mail.strings import translate
-from chatiq.protocol import make_id
+from chatiq.core.protocol import make_id
 from chatiq.store import chats
 from chatiq.store import mail as store
 from chatiq.store.outbox import Job

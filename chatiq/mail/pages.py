@@ -13,7 +13,7 @@ from chatiq.panel.access import require_owner
 from chatiq.panel.render import render
 from chatiq.panel.session import language
 from chatiq.panel.sites import own_origin
-from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
+from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import mail as store
 from chatiq.store import outbox, sites
 from chatiq.store.accounts import User

@@ -17,8 +17,8 @@ from chatiq.panel.account import MIN_PASSWORD
 from chatiq.panel.render import render
 from chatiq.panel.session import language
 from chatiq.privacy.audit import record_request
-from chatiq.ratelimit import whole_seconds
-from chatiq.security import hash_password
+from chatiq.core.ratelimit import whole_seconds
+from chatiq.core.security import hash_password
 from chatiq.store import accounts
 from chatiq.store import mail as store
 

@@ -14,8 +14,8 @@ from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, build, button, para
 from chatiq.mail.strings import translate
 from chatiq.outbox import wake
-from chatiq.ratelimit import KeyedLimiter
-from chatiq.security import new_token, token_hash
+from chatiq.core.ratelimit import KeyedLimiter
+from chatiq.core.security import new_token, token_hash
 from chatiq.store import accounts, outbox
 from chatiq.store import mail as store
 from chatiq.store.accounts import User

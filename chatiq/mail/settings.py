@@ -18,8 +18,8 @@ from chatiq.mail.sender import server_for
 from chatiq.outbox import DeliveryFailed
 from chatiq.mail.strings import translate
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import Int, ProtocolError, Str, iso
-from chatiq.security import new_token
+from chatiq.core.protocol import Int, ProtocolError, Str, iso
+from chatiq.core.security import new_token
 from chatiq.store import mail as store
 from chatiq.store.accounts import User
 from chatiq.store.mail import MailSettings

@@ -12,14 +12,16 @@ import html
 from datetime import timezone
 from functools import partial
 
-from chatiq import fanout, keys
+from chatiq.core import fanout
+
+from chatiq import keys
 from chatiq.config import RateLimit
 from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, author, build, para, valid_address
 from chatiq.mail.strings import translate
 from chatiq.outbox import wake
-from chatiq.protocol import ProtocolError
-from chatiq.ratelimit import KeyedLimiter, whole_seconds
+from chatiq.core.protocol import ProtocolError
+from chatiq.core.ratelimit import KeyedLimiter, whole_seconds
 from chatiq.store import chats
 from chatiq.store import mail as store
 from chatiq.store.db import NotFound

@@ -19,19 +19,15 @@ from chatiq.outbox.worker import DeliveryFailed, Sender, Worker
 
 __all__ = ["DeliveryFailed", "Sender", "Worker", "register_sender", "setup_outbox", "wake"]
 
-# kind → a factory called at start-up (after the pool exists) that returns the sender.
-SENDER_FACTORIES = web.AppKey("outbox_sender_factories", dict)
-
-
 def register_sender(app: web.Application,
                     kind: str, factory: Callable[[web.Application], Sender]) -> None:
     """Deliver jobs of `kind` with the sender `factory(app)` builds when the app starts."""
-    app.setdefault(SENDER_FACTORIES, {})[kind] = factory
+    app.setdefault(keys.SENDER_FACTORIES, {})[kind] = factory
 
 
 def setup_outbox(app: web.Application) -> None:
     """The worker for the app's lifetime; call after the database's cleanup context."""
-    app.setdefault(SENDER_FACTORIES, {})
+    app.setdefault(keys.SENDER_FACTORIES, {})
     app.cleanup_ctx.append(_outbox)
 
 
@@ -44,7 +40,7 @@ def wake(app: web.Application) -> None:
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    senders = {kind: factory(app) for kind, factory in app[SENDER_FACTORIES].items()}
+    senders = {kind: factory(app) for kind, factory in app[keys.SENDER_FACTORIES].items()}
     worker = Worker(app[keys.POOL], senders, poll_seconds=config.outbox_poll_seconds,
                     backoff_base=config.outbox_backoff_base,
                     backoff_cap=config.outbox_backoff_cap,

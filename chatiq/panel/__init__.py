@@ -1,7 +1,7 @@
 """The operator panel: server-rendered pages under /admin, live over /ws/operator.
 
-`setup_panel(app)` wires sessions, templates, static files, routes and the socket's
-cookie authentication; nothing else in the app needs to know the panel exists.
+`setup_panel(app)` wires sessions, templates, the guard and the socket's cookie
+authentication; the pages' URLs are in chatiq/routes.py like every other route.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ import jinja2
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.auth import SESSION_AUTH
 from chatiq.panel.guard import panel_guard
-from chatiq.panel.oidc import setup_oidc
 from chatiq.panel.render import panel_context
-from chatiq.panel.routes import setup_panel_routes
 from chatiq.panel.session import make_storage, socket_user
-from chatiq.resources import resource_path
+from chatiq.core.resources import resource_path
 
 
 def setup_panel(app: web.Application) -> None:
@@ -29,6 +26,4 @@ def setup_panel(app: web.Application) -> None:
         autoescape=True, context_processors=[panel_context],
         undefined=jinja2.ChainableUndefined)
     app.middlewares.append(panel_guard)
-    setup_panel_routes(app)
-    setup_oidc(app)
-    app[SESSION_AUTH] = socket_user
+    app[keys.SESSION_AUTH] = socket_user

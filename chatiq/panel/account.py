@@ -13,8 +13,8 @@ from chatiq.panel.access import safe_next
 from chatiq.panel.render import render
 from chatiq.panel.session import LANGUAGES, current_user, language, sign_in, sign_out
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import ProtocolError, Str, clean_fields
-from chatiq.security import check_password, hash_password
+from chatiq.core.protocol import ProtocolError, Str, clean_fields
+from chatiq.core.security import check_password, hash_password
 from chatiq.store import accounts, audit, invitations
 from chatiq.store.db import Conflict
 

@@ -10,15 +10,15 @@ from yarl import URL
 
 from chatiq import keys
 from chatiq.api.common import ApiError, error_response
-from chatiq.api.uploads import handle_upload
+from chatiq.files.api import handle_upload
 from chatiq.panel import i18n
 from chatiq.panel.access import require_user
 from chatiq.panel.render import render
 from chatiq.panel.session import language
 from chatiq.panel.useragent import describe
-from chatiq.protocol import make_id, parse_id
+from chatiq.core.protocol import make_id, parse_id
 from chatiq.store import accounts, automation, chats, sites
-from chatiq.wire import chat_summary, message_object
+from chatiq.core.wire import chat_summary, message_object
 
 FILTERS = ("open", "mine", "unassigned", "closed", "all")
 MAX_QUERY = 200

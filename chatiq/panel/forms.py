@@ -7,7 +7,7 @@ from aiohttp import web
 from chatiq.api.common import ApiError
 from chatiq.panel import i18n
 from chatiq.panel.session import language
-from chatiq.protocol import ProtocolError
+from chatiq.core.protocol import ProtocolError
 
 
 async def form_error(request: web.Request, exc: ApiError | ProtocolError,

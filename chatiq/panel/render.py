@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from chatiq.panel import i18n
-from chatiq.resources import resource_path
+from chatiq.core.resources import resource_path
 from chatiq.panel.session import csrf_token, current_user, language
 
 

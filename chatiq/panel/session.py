@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from chatiq import keys
-from chatiq.origins import normalize_origin
+from chatiq.core.origins import normalize_origin
 from chatiq.store import accounts
 from chatiq.store.accounts import User
 
@@ -126,7 +126,7 @@ async def language(request: web.Request) -> str:
 def same_origin(request: web.Request) -> bool:
     """No Origin header (not a browser) or the server's own host.
 
-    Compared by host, as chatiq.origins does for the server's own pages: a TLS-ending
+    Compared by host, as chatiq.core.origins does for the server's own pages: a TLS-ending
     proxy makes the scheme differ while the host stays the browser's.
     """
     origin = request.headers.get("Origin")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chatiq import fanout, keys
+from chatiq.core import fanout
+
+from chatiq import keys
 from chatiq.api.common import ApiError
 from chatiq.api.sites import SETTINGS, clean_settings
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.sites import owned_site
-from chatiq.privacy.panel import retention_of
-from chatiq.protocol import ProtocolError, clean_fields
+from chatiq.privacy.pages import retention_of
+from chatiq.core.protocol import ProtocolError, clean_fields
 from chatiq.store import site_identity, sites
-from chatiq.wire import settings_object
+from chatiq.core.wire import settings_object
 
 # Text settings an owner may clear: an empty box means "none", not an empty string.
 _CLEARABLE = ("greeting", "agentName", "agentAvatarUrl")

@@ -13,7 +13,7 @@ from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
+from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import accounts, audit, sites
 from chatiq.store.db import NotFound
 

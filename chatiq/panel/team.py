@@ -13,8 +13,8 @@ from chatiq.panel.render import render
 from chatiq.panel.session import language
 from chatiq.panel.sites import own_origin
 from chatiq.privacy.audit import record_request
-from chatiq.protocol import make_id, parse_id
-from chatiq.security import new_token
+from chatiq.core.protocol import make_id, parse_id
+from chatiq.core.security import new_token
 from chatiq.store import accounts, audit, invitations
 from chatiq.store.db import Conflict, NotFound
 

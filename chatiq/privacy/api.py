@@ -8,7 +8,7 @@ from chatiq.api.common import ApiError, pool, query_int, read_json, require_owne
 from chatiq.privacy import gdpr
 from chatiq.privacy.export import stream_export
 from chatiq.privacy.transcripts import stream_transcript, transcript_format
-from chatiq.protocol import Int, iso, make_id, parse_id
+from chatiq.core.protocol import Int, iso, make_id, parse_id
 from chatiq.store import audit, sites
 from chatiq.store import retention as retention_store
 

@@ -21,11 +21,11 @@ from chatiq import keys
 from chatiq.api.common import ApiError, query_date
 from chatiq.automation.hours import valid_timezone
 from chatiq.privacy.download import start_download, stream_failed
-from chatiq.protocol import iso, make_id, parse_id
+from chatiq.core.protocol import iso, make_id, parse_id
 from chatiq.store import audit, sites
 from chatiq.store import export as store
 from chatiq.store.accounts import User
-from chatiq.wire import message_object
+from chatiq.core.wire import message_object
 
 FORMATS = ("jsonl", "csv")
 DEFAULT_DAYS = 30

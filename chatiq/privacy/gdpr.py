@@ -13,15 +13,17 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from chatiq import keys, protocol
+from chatiq import keys
+
+from chatiq.core import protocol
 from chatiq.privacy.download import start_download, stream_failed
-from chatiq.protocol import iso, make_id, parse_id
-from chatiq.storage import storage_of
+from chatiq.core.protocol import iso, make_id, parse_id
+from chatiq.files.upload import storage_of
 from chatiq.store import audit, chats, visitor_data
 from chatiq.store.accounts import User
 from chatiq.store.visitor_data import Erased
-from chatiq.uploads import release_blobs
-from chatiq.wire import message_object
+from chatiq.files.upload import release_blobs
+from chatiq.core.wire import message_object
 
 log = logging.getLogger(__name__)
 

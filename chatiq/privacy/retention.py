@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from chatiq import keys, protocol
-from chatiq.storage import storage_of
+from chatiq import keys
+
+from chatiq.core import protocol
+from chatiq.files.upload import storage_of
 from chatiq.store import db
 from chatiq.store import retention as store
-from chatiq.uploads import apply_retention
+from chatiq.files.upload import apply_retention
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.panel.i18n import translate
 from chatiq.privacy.download import start_download, stream_failed
-from chatiq.protocol import parse_id
+from chatiq.core.protocol import parse_id
 from chatiq.store import chats, sites
 from chatiq.store.accounts import User
-from chatiq.wire import chat_summary, message_object
+from chatiq.core.wire import chat_summary, message_object
 
 FORMATS = ("txt", "html", "json")
 # Messages per query while streaming: memory stays flat however long the chat is.

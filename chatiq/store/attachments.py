@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatiq.security import new_token
+from chatiq.core.security import new_token
 from chatiq.store import db
 
 # pg_advisory_lock's first key for "one blob at a time": storing a blob with its

@@ -246,6 +246,12 @@ async def chat_row(pool, chat_id: int) -> dict | None:
     return await db.fetchone(pool, CHAT_SELECT + " WHERE c.id = %(id)s", {"id": chat_id})
 
 
+async def chat_row_in(cur, chat_id: int) -> dict | None:
+    """chat_row inside the caller's transaction (it sees that transaction's changes)."""
+    await cur.execute(CHAT_SELECT + " WHERE c.id = %(id)s", {"id": chat_id})
+    return await cur.fetchone()
+
+
 async def chat_for(pool, user: User, chat_id: int | None) -> dict:
     """A chat the user may reach, or NotFound — the same answer for another tenant's."""
     if chat_id is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiopg
 import psycopg2.extras
@@ -84,3 +85,21 @@ async def fetchall(pool: aiopg.Pool, sql: str, params: dict | None = None) -> li
     async with cursor(pool) as cur:
         await cur.execute(sql, params or {})
         return await cur.fetchall()
+
+
+async def max_connections(pool: aiopg.Pool) -> int:
+    """The server's max_connections: `--workers` warns when its pools could exceed it."""
+    rows = await fetchall(pool, "SELECT current_setting('max_connections')::int AS n")
+    return rows[0]["n"]
+
+
+def unreachable(dsn: str) -> str | None:
+    """Why DATABASE_URL cannot be reached, in one line; None when it can (checked once at
+    start-up, before the event loop, so a wrong URL fails fast with a clear message)."""
+    try:
+        psycopg2.connect(dsn, connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        where = urlsplit(dsn).hostname or "the local socket"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot reach the database at {where}: {first}"
+    return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from chatiq.security import token_hash
+from chatiq.core.security import token_hash
 from chatiq.store import db
 from chatiq.store.accounts import User, user_by_id
 

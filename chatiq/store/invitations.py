@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chatiq.security import token_hash
+from chatiq.core.security import token_hash
 from chatiq.store import db
 from chatiq.store.accounts import User, create_operator
 

@@ -9,7 +9,7 @@ import logging
 import re
 from pathlib import Path
 
-from chatiq.resources import resource_path
+from chatiq.core.resources import resource_path
 from chatiq.store import db
 
 log = logging.getLogger(__name__)

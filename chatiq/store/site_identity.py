@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chatiq.identity import new_secret
+from chatiq.core.identity import new_secret
 from chatiq.store import db
 
 

@@ -7,7 +7,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
-from chatiq.security import new_token, token_hash
+from chatiq.core.security import new_token, token_hash
 from chatiq.store import db
 from chatiq.store.chats import EventHook
 

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from chatiq.protocol import iso, make_id
-from chatiq.security import new_token
+from chatiq.core.protocol import iso, make_id
+from chatiq.core.security import new_token
 from chatiq.store import outbox
 from chatiq.store import webhooks as store
-from chatiq.store.chats import CHAT_SELECT
-from chatiq.wire import chat_summary, message_object
+from chatiq.store.chats import chat_row_in
+from chatiq.core.wire import chat_summary, message_object
 
 # The events an endpoint may ask for, in the order the panel lists them.
 EVENTS = ("chat.started", "message.created", "chat.closed", "visitor.identified")
@@ -110,19 +110,15 @@ async def _message_created(cur, data: dict):
                                           "message": message_object(row)}
 
 
-async def _chat(cur, chat_id: int) -> dict:
-    await cur.execute(CHAT_SELECT + " WHERE c.id = %(id)s", {"id": chat_id})
-    return await cur.fetchone()
-
 
 async def _chat_started(cur, data: dict):
-    row = await _chat(cur, data["chat_id"])
+    row = await chat_row_in(cur, data["chat_id"])
     return row["id"], row["created_at"], {"chat": chat_summary(row)}
 
 
 async def _chat_closed(cur, data: dict):
     # A chat may close, reopen and close again: each close is its own event.
-    row = await _chat(cur, data["chat_id"])
+    row = await chat_row_in(cur, data["chat_id"])
     closed_at = row["closed_at"] or datetime.now(timezone.utc)
     return f"{row['id']}:{closed_at.timestamp():.6f}", closed_at, {"chat": chat_summary(row)}
 

@@ -16,7 +16,7 @@ from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
 from chatiq.panel.sites import owned_site
-from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
+from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import sites
 from chatiq.store import webhooks as store
 from chatiq.webhooks import api

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.outbox import DeliveryFailed
-from chatiq.protocol import make_id
+from chatiq.core.protocol import make_id
 from chatiq.store import webhooks as store
 from chatiq.store.outbox import Job
 from chatiq.webhooks.ssrf import AddressRefused, GuardedResolver, UrlRefused, parse_url

@@ -39,7 +39,7 @@ async def test_create_bad_input(chat, sql, body, field):
 
 async def test_operator_cannot_create_or_edit_sites(chat, client, sql):
     from chatiq import keys
-    from chatiq.security import hash_password
+    from chatiq.core.security import hash_password
     from chatiq.store import accounts
 
     token, owner = await chat.register()

@@ -9,9 +9,9 @@ import pytest
 
 from chatiq import keys
 from chatiq.app import create_app
-from chatiq.automation import CLOCK
+from chatiq.keys import CLOCK
 from chatiq.automation.clock import ManualClock
-from chatiq.security import hash_password
+from chatiq.core.security import hash_password
 from chatiq.store import accounts
 from chatiq.store.sites import set_site_operators
 from conftest import ChatHelper

@@ -77,7 +77,7 @@ async def test_ukrainian_pages_and_operator_read_only(browsers, client, sql):
     assert "Робочі години" in (await owner.get("/admin/hours"))[1]
 
     from chatiq import keys
-    from chatiq.security import hash_password
+    from chatiq.core.security import hash_password
     from chatiq.store import accounts
     (org_id,), = sql("SELECT id FROM organizations")
     await accounts.create_operator(client.app[keys.POOL], org_id=org_id, email="op@example.com",

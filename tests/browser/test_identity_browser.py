@@ -14,7 +14,7 @@ import json
 import pytest
 from browser_support import chromium
 
-from chatiq.identity import sign
+from chatiq.core.identity import sign
 
 # Sets window.chtq.user whenever the page assigns window.chtq (the demo page does, before
 # loading the widget), like a site's template that prints the signed customer.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 
-from chatiq.resources import resource_path
+from chatiq.core.resources import resource_path
 
 
 async def test_widget_js_headers_gzip_and_etag(client):

@@ -9,7 +9,7 @@ import uuid
 
 from hypothesis import strategies as st
 
-from chatiq.protocol import ERROR_CODES, Bool, Field, Int, List, Obj, Str
+from chatiq.core.protocol import ERROR_CODES, Bool, Field, Int, List, Obj, Str
 
 # Every table a client frame or request could change. A refused frame must leave all of
 # them byte for byte as they were.

@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 from chatiq.app import create_app
-from chatiq.storage import STORAGE, LocalBlobStore, writing
+from chatiq.files.storage import LocalBlobStore, writing
+from chatiq.keys import STORAGE
 from conftest import ChatHelper
 
 ROOT = Path(__file__).resolve().parents[2]

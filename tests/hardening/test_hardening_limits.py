@@ -19,7 +19,7 @@ from PIL import Image
 
 from chatiq import keys
 from chatiq.app import create_app
-from chatiq.ratelimit import (JOINS_PER_IP, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP,
+from chatiq.core.ratelimit import (JOINS_PER_IP, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP,
                               MESSAGES_PER_VISITOR, SIGNUPS_PER_IP, UPLOADS_PER_IP)
 from conftest import ChatHelper, request
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatiq.app import create_app
-from chatiq.protocol import Bool, Int, List, Str, frame_specs
+from chatiq.core.protocol import Bool, Int, List, Str, frame_specs
 from chatiq.routes import API_ROUTES
 from conftest import ChatHelper, request
 from hardening_support import bodies, dumps, fingerprint

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatiq.app import create_app
-from chatiq.protocol import frame_specs
+from chatiq.core.protocol import frame_specs
 from conftest import ChatHelper, recv_until
 from hardening_support import bodies, dumps, exchange, fingerprint, json_values, odd_text
 

@@ -1,13 +1,13 @@
-"""The pure core of verified visitor identity (chatiq/identity.py) and the join frame's
-`user` field (chatiq/protocol.py), without a server."""
+"""The pure core of verified visitor identity (chatiq/core/identity.py) and the join frame's
+`user` field (chatiq/core/protocol.py), without a server."""
 
 import hashlib
 import hmac
 
 import pytest
 
-from chatiq import identity, protocol
-from chatiq.protocol import Frame, ProtocolError
+from chatiq.core import identity, protocol
+from chatiq.core.protocol import Frame, ProtocolError
 
 SECRET = "a" * 64
 SPECS = protocol.frame_specs(10_000)["visitor"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from chatiq import keys
-from chatiq.identity import sign
-from chatiq.security import hash_password
+from chatiq.core.identity import sign
+from chatiq.core.security import hash_password
 from chatiq.store import accounts
 from chatiq.store.sites import set_site_operators
 

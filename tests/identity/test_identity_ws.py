@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from chatiq.identity import sign
+from chatiq.core.identity import sign
 from conftest import recv, recv_until, request
 
 ENFORCED = 4010
@@ -327,7 +327,7 @@ async def test_uploads_still_work_with_a_second_devices_token(chat, site):
 
 
 async def test_visitor_identified_fires_once_per_customer_and_per_sign_in(chat, site, caplog):
-    caplog.set_level("INFO", logger="chatiq.ws_visitor")
+    caplog.set_level("INFO", logger="chatiq.live.visitor")
 
     def events() -> list[str]:
         return [r.getMessage() for r in caplog.records

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatiq.security import hash_password
+from chatiq.core.security import hash_password
 from mail_support import config, smtp, smtp_on  # noqa: F401 (config, smtp: fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "panel"))

@@ -99,7 +99,7 @@ def _identities(sql):
 async def _refused(browser: Browser, status: int, reason: str, text_part: str, caplog,
                    path: str = "/admin/oidc/start"):
     """Run a sign-in that must fail: the page, the log line, and nobody signed in."""
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await browser.sign_in(path)
     assert resp.status == status, text
     assert f'data-reason="{reason}"' in text and text_part in text, text
@@ -339,7 +339,7 @@ async def test_a_replayed_callback_is_refused(browsers, chat, pool, caplog):
     callback = await b.at_provider(await b.start())
     resp, _ = await b.get(callback)
     assert resp.status == 302
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await browsers().get(callback)  # someone who got hold of the URL
         assert resp.status == 400 and 'data-reason="state_unknown"' in text
         resp, text = await b.get(callback)  # and the same browser, again
@@ -354,7 +354,7 @@ async def test_a_callback_from_another_browsers_sign_in_is_refused(browsers, cha
     attacker, victim = browsers(), browsers()
     callback = await attacker.at_provider(await attacker.start())
     await victim.start()  # even with a sign-in of its own under way
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await victim.get(callback)
     assert resp.status == 400 and 'data-reason="state_mismatch"' in text
     assert await victim.page_user() is None
@@ -375,7 +375,7 @@ async def test_a_missing_or_unknown_state_is_refused(browsers, chat, pool, caplo
     await _owner(chat, pool)
     b = browsers()
     await b.start()
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await b.get("/admin/oidc/callback?" + query)
     assert resp.status == 400 and f'data-reason="{reason}"' in text
     assert "expired, was already used" in text
@@ -432,7 +432,7 @@ async def test_a_token_answer_without_an_id_token_is_refused(browsers, chat, poo
 async def test_a_provider_that_is_down_at_the_start(browsers, idp, caplog):
     await idp.stop()
     b = browsers()
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await b.get("/admin/oidc/start")
     assert resp.status == 502 and 'data-reason="provider_unreachable"' in text
     assert "Local ID could not be reached" in text
@@ -445,7 +445,7 @@ async def test_a_provider_that_goes_down_before_the_code_exchange(browsers, chat
     b = browsers()
     callback = await b.at_provider(await b.start())
     await idp.stop()
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await b.get(callback)
     assert resp.status == 502 and 'data-reason="provider_unreachable"' in text
     assert await b.page_user() is None
@@ -466,7 +466,7 @@ async def test_a_provider_that_does_not_answer_in_time(impatient, idp, caplog, p
     try:
         loop = asyncio.get_running_loop()
         began = loop.time()
-        with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+        with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
             if path.startswith("/.well-known"):
                 resp, text = await b.get("/admin/oidc/start")
             else:
@@ -486,7 +486,7 @@ async def test_a_provider_that_does_not_answer_in_time(impatient, idp, caplog, p
 ])
 async def test_a_discovery_document_that_does_not_fit_is_refused(browsers, idp, caplog, change):
     idp.discovery = change
-    with caplog.at_level(logging.WARNING, logger="chatiq.panel.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chatiq.oidc.pages"):
         resp, text = await browsers().get("/admin/oidc/start")
     assert resp.status == 502 and 'data-reason="provider_bad_response"' in text
     assert idp.authorize_requests == []

@@ -10,7 +10,8 @@ import pytest
 
 from chatiq import keys
 from chatiq.app import create_app
-from chatiq.outbox import SENDER_FACTORIES, DeliveryFailed, register_sender, wake
+from chatiq.keys import SENDER_FACTORIES
+from chatiq.outbox import DeliveryFailed, register_sender, wake
 from chatiq.outbox import worker as worker_mod
 from chatiq.outbox.worker import Worker
 from chatiq.store import outbox as store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatiq.panel.routes import ROUTES
+from chatiq.routes import PANEL_ROUTES as ROUTES
 from panel_helpers import browsers, owner  # noqa: F401  (fixtures)
 
 PAGES = ["/admin/chats", "/admin/chats/c_1", "/admin/sites", "/admin/sites/s_1/settings",

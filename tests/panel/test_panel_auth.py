@@ -9,8 +9,8 @@ from aiohttp.test_utils import make_mocked_request
 from aiohttp_session import Session
 
 from chatiq.panel.session import COOKIE_NAME, make_storage, session_key
-from chatiq.ratelimit import LOGIN_FAILURES_PER_IP
-from chatiq.security import token_hash
+from chatiq.core.ratelimit import LOGIN_FAILURES_PER_IP
+from chatiq.core.security import token_hash
 from conftest import recv_until
 from panel_helpers import browsers, owner  # noqa: F401  (fixtures)
 

@@ -107,7 +107,7 @@ def test_ukrainian_and_english_have_the_same_keys():
 def test_every_key_used_in_templates_exists():
     import re
 
-    from chatiq.resources import resource_path
+    from chatiq.core.resources import resource_path
 
     used = set()
     for path in resource_path("admin", "templates").glob("*.html"):

@@ -8,8 +8,8 @@ import uuid
 import aiohttp
 
 from chatiq import keys
-from chatiq.protocol import parse_id
-from chatiq.security import hash_password
+from chatiq.core.protocol import parse_id
+from chatiq.core.security import hash_password
 from chatiq.store import accounts, sites
 from conftest import ChatHelper, request
 

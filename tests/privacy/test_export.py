@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from chatiq.privacy import export
-from chatiq.protocol import parse_id
+from chatiq.core.protocol import parse_id
 from privacy_helpers import Org, download
 
 FORMULA = '=HYPERLINK("https://evil.example","click")'

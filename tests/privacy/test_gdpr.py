@@ -13,7 +13,7 @@ import pytest
 
 from chatiq import keys
 from chatiq.privacy import gdpr
-from chatiq.protocol import CLOSE_VISITOR_ERASED
+from chatiq.core.protocol import CLOSE_VISITOR_ERASED
 from conftest import LiveServer
 from privacy_helpers import Org, download
 

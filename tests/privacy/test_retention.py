@@ -14,7 +14,7 @@ import pytest
 from chatiq.app import create_app
 from chatiq.config import ConfigError, load_config
 from chatiq.privacy.retention import run_retention
-from chatiq.protocol import CLOSE_VISITOR_ERASED
+from chatiq.core.protocol import CLOSE_VISITOR_ERASED
 from chatiq.store.retention import RETENTION_LOCK_KEY
 from conftest import ChatHelper
 from privacy_helpers import Org

@@ -55,7 +55,7 @@ async def test_two_processes_racing_apply_each_migration_once(pg_server, tmp_pat
 async def test_a_failing_migration_rolls_back_and_is_not_recorded(database_url, sql, tmp_path):
     import shutil
 
-    from chatiq.resources import resource_path
+    from chatiq.core.resources import resource_path
 
     for _, path in migration_files():
         shutil.copy(path, tmp_path / path.name)

@@ -1,4 +1,4 @@
-"""chatiq.filetypes and chatiq.images without a server: content decides, names are labels."""
+"""chatiq.files.filetypes and chatiq.files.images without a server: content decides, names are labels."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 import samples
-from chatiq import filetypes
-from chatiq.filetypes import Refused, inspect, safe_name
+from chatiq.files import filetypes
+from chatiq.files.filetypes import Refused, inspect, safe_name
 
 
 def _file(tmp_path, content: bytes):

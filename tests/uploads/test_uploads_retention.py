@@ -8,9 +8,10 @@ import pytest
 
 import samples
 from samples import Uploads, attachment_files, client_id
-from chatiq import keys, uploads
-from chatiq.protocol import parse_id
-from chatiq.storage import storage_of
+from chatiq import keys
+from chatiq.files import upload as uploads
+from chatiq.core.protocol import parse_id
+from chatiq.files.upload import storage_of
 from conftest import request
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from chatiq import identity
+from chatiq.core import identity
 from chatiq.outbox import worker as worker_mod
 from chatiq.webhooks import sender as sender_mod
 from conftest import request

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatiq import keys
-from chatiq.security import hash_password
+from chatiq.core.security import hash_password
 from chatiq.store import accounts
 from chatiq.store.sites import set_site_operators
 from webhook_support import receiver, settle  # noqa: F401  (fixture)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.app import create_app
-from chatiq.security import hash_password
+from chatiq.core.security import hash_password
 from chatiq.store import accounts
 from chatiq.store.sites import set_site_operators
 from conftest import ChatHelper

@@ -5,10 +5,10 @@ Pure (no I/O): encode each event once, push it to every peer that may see it.
 
 from __future__ import annotations
 
-from chatiq import protocol
-from chatiq.hub import Hub, Peer
+from chatiq.core import protocol
+from chatiq.core.hub import Hub, Peer
 from chatiq.store.chats import Posted
-from chatiq.wire import chat_summary, message_object
+from chatiq.core.wire import chat_summary, message_object
 
 
 def message_posted(hub: Hub, site_id: int, posted: Posted, *, sender: Peer | None) -> dict:

@@ -6,18 +6,20 @@ import logging
 
 from aiohttp import web
 
-from chatiq import fanout, identity, keys, protocol
+from chatiq.core import fanout, identity, protocol
+
+from chatiq import keys
 from chatiq.mail import transcript
-from chatiq.origins import origin_allowed
-from chatiq.protocol import Frame, ProtocolError, make_id, parse_id
-from chatiq.ratelimit import whole_seconds
-from chatiq.security import new_token
+from chatiq.core.origins import origin_allowed
+from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
+from chatiq.core.ratelimit import whole_seconds
+from chatiq.core.security import new_token
 from chatiq.store import chats, sites, visitors
 from chatiq.store.accounts import user_by_id
 from chatiq.store.db import NotFound
 from chatiq.store.site_identity import identity_for_join
-from chatiq.wire import message_object, settings_object
-from chatiq.ws_common import Closing, Connection
+from chatiq.core.wire import message_object, settings_object
+from chatiq.live.connection import Closing, Connection
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatiq import images
+from chatiq.files import images
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import BodyPartReader
+from aiohttp import BodyPartReader, web
 
-from chatiq import filetypes, images
-from chatiq.filetypes import Refused
-from chatiq.storage import BlobStore, writing
+from chatiq import keys
+
+from chatiq.files import filetypes, images
+from chatiq.files.filetypes import Refused
+from chatiq.files.storage import BlobStore, LocalBlobStore, writing
 from chatiq.store import attachments, chats
 from chatiq.store.attachments import Attachment
 
@@ -143,3 +145,11 @@ async def apply_retention(pool, storage: BlobStore, *, site_id: int, days: int) 
     shas += await attachments.delete_for_site_before(pool, site_id, days)
     shas += await attachments.delete_unused_before(pool, UNUSED_TTL_HOURS)
     await release_blobs(pool, storage, shas)
+
+
+def storage_of(app: web.Application) -> BlobStore:
+    """The app's blob store: the one installed under keys.STORAGE, else files in the data dir."""
+    store = app.get(keys.STORAGE)
+    if store is None:
+        store = LocalBlobStore(app[keys.CONFIG].data_dir / "files")
+    return store

@@ -11,7 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from chatiq.protocol import ProtocolError
+from chatiq.core.protocol import ProtocolError
 
 
 def new_secret() -> str:

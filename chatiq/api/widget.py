@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from chatiq.resources import resource_path
+from chatiq.core.resources import resource_path
 
 # The URL is stable (no content hash in it), so browsers revalidate every few minutes and a
 # deploy reaches every visitor quickly; the ETag turns most revalidations into a 304.

@@ -6,7 +6,7 @@ checkout they sit at the repository's top level.
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # chatiq/
 
 
 def resource_path(*parts: str) -> Path:

@@ -21,10 +21,10 @@ from chatiq.panel.useragent import describe
 from chatiq.privacy import gdpr
 from chatiq.privacy.api import MAX_RETENTION_DAYS, change_retention
 from chatiq.privacy.transcripts import stream_transcript, transcript_format
-from chatiq.protocol import make_id, parse_id
+from chatiq.core.protocol import make_id, parse_id
 from chatiq.store import audit, sites, visitor_data
 from chatiq.store import retention as retention_store
-from chatiq.wire import settings_object
+from chatiq.core.wire import settings_object
 
 AUDIT_PAGE = 50
 

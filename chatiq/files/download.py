@@ -11,15 +11,15 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.common import error_response
-from chatiq.auth import SESSION_AUTH, user_from_token
-from chatiq.filetypes import BY_MIME
-from chatiq.images import thumbnail_mime
-from chatiq.storage import storage_of
+from chatiq.api.tokens import user_from_token
+from chatiq.files.filetypes import BY_MIME
+from chatiq.files.images import thumbnail_mime
+from chatiq.files.upload import storage_of
 from chatiq.store import chats, sites, visitors
 from chatiq.store.accounts import User
 from chatiq.store.attachments import Attachment, attachment_by_id
 from chatiq.store.db import NotFound
-from chatiq.uploads import thumb_key
+from chatiq.files.upload import thumb_key
 
 # `sandbox` makes anything a browser does render (a PDF viewer, a mislabelled file)
 # run as a unique origin without scripts: it can never act as our pages.
@@ -123,5 +123,5 @@ async def _operator(request: web.Request) -> User | None:
         if user is None:
             raise _Denied(401, "unauthorized", "invalid or expired token")
         return user
-    session_auth = request.app.get(SESSION_AUTH)
+    session_auth = request.app.get(keys.SESSION_AUTH)
     return await session_auth(request) if session_auth is not None else None

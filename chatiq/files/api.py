@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from chatiq import keys, uploads
+from chatiq import keys
+
+from chatiq.files import upload as uploads
 from chatiq.api.common import ApiError, pool, require_user
-from chatiq.filetypes import DEFAULT_ALLOWED, Refused
-from chatiq.origins import origin_allowed
-from chatiq.protocol import parse_id
-from chatiq.ratelimit import whole_seconds
-from chatiq.storage import StorageError, storage_of
+from chatiq.files.filetypes import DEFAULT_ALLOWED, Refused
+from chatiq.core.origins import origin_allowed
+from chatiq.core.protocol import parse_id
+from chatiq.core.ratelimit import whole_seconds
+from chatiq.files.storage import StorageError
+from chatiq.files.upload import storage_of
 from chatiq.store import attachments, chats, sites, visitors
-from chatiq.wire import attachment_object
+from chatiq.core.wire import attachment_object
 
 log = logging.getLogger(__name__)
 

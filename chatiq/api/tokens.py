@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.security import InvalidToken, make_jwt, read_jwt
+from chatiq.core.security import InvalidToken, make_jwt, read_jwt
 from chatiq.store import accounts
 from chatiq.store.accounts import User
-
-# Set by the operator panel: resolves the panel's session cookie to a user, so the
-# panel's live view can open /ws/operator without handing a JWT to JavaScript.
-SESSION_AUTH = web.AppKey("session_auth", Callable[[web.Request], Awaitable[User | None]])
-
 
 def issue_token(app: web.Application, user: User) -> str:
     config = app[keys.CONFIG]

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import aiopg
 
-from chatiq import fanout
-from chatiq.hub import Hub
+from chatiq.core import fanout
+from chatiq.core.hub import Hub
 from chatiq.store import chats as chat_store
 from chatiq.store.chats import EVENTS_CHANNEL, Posted
 

@@ -19,7 +19,7 @@ from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
-from chatiq.protocol import ProtocolError, clean_fields, make_id, parse_id
+from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import automation as store
 from chatiq.store import db, sites
 from chatiq.store.accounts import User

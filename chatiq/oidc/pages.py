@@ -23,8 +23,8 @@ from chatiq.panel.render import render
 from chatiq.panel.session import sign_in
 from chatiq.panel.sites import own_origin
 from chatiq.privacy.audit import record_request
-from chatiq.ratelimit import KeyedLimiter
-from chatiq.security import hash_password, new_token, same
+from chatiq.core.ratelimit import KeyedLimiter
+from chatiq.core.security import hash_password, new_token, same
 from chatiq.store import accounts, audit, identities
 from chatiq.store.accounts import User
 from chatiq.store.db import Conflict

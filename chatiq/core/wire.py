@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from chatiq.protocol import iso, make_id
+from chatiq.core.protocol import iso, make_id
 from chatiq.store.accounts import User
 from chatiq.store.sites import Site
 from chatiq.store.visitors import Visitor

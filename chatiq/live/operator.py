@@ -6,13 +6,15 @@ import asyncio
 
 from aiohttp import WSMsgType, web
 
-from chatiq import fanout, keys, protocol
-from chatiq.auth import SESSION_AUTH, user_from_token
-from chatiq.protocol import Frame, ProtocolError, make_id, parse_id
+from chatiq.core import fanout, protocol
+
+from chatiq import keys
+from chatiq.api.tokens import user_from_token
+from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
 from chatiq.store import accounts, chats, sites
 from chatiq.store.db import NotFound
-from chatiq.wire import chat_summary, message_object, site_object, user_object
-from chatiq.ws_common import Closing, Connection
+from chatiq.core.wire import chat_summary, message_object, site_object, user_object
+from chatiq.live.connection import Closing, Connection
 
 
 class OperatorConnection(Connection):
@@ -25,7 +27,7 @@ class OperatorConnection(Connection):
         self.known_chats: dict[int, int] = {}
 
     async def start(self) -> bool:
-        session_auth = self.app.get(SESSION_AUTH)
+        session_auth = self.app.get(keys.SESSION_AUTH)
         user = await session_auth(self.request) if session_auth else None
         ref = None
         if user is None:

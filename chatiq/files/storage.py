@@ -14,9 +14,6 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
-from aiohttp import web
-
-from chatiq import keys
 
 # A key is a sha256 (optionally with a suffix): nothing a client sends can name a path.
 _KEY = re.compile(r"^[0-9a-f]{64}(-thumb)?$")
@@ -114,14 +111,3 @@ class LocalBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
-
-
-STORAGE = web.AppKey("storage", BlobStore)
-
-
-def storage_of(app: web.Application) -> BlobStore:
-    """The app's blob store: the one installed under STORAGE, else files in the data dir."""
-    store = app.get(STORAGE)
-    if store is None:
-        store = LocalBlobStore(app[keys.CONFIG].data_dir / "files")
-    return store

@@ -13,10 +13,12 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from chatiq import keys, protocol
-from chatiq.hub import Peer
-from chatiq.protocol import Frame, ProtocolError
-from chatiq.ratelimit import TokenBucket
+from chatiq import keys
+
+from chatiq.core import protocol
+from chatiq.core.hub import Peer
+from chatiq.core.protocol import Frame, ProtocolError
+from chatiq.core.ratelimit import TokenBucket
 from chatiq.store.db import DatabaseUnavailable, NotFound, StoreError
 
 log = logging.getLogger(__name__)
