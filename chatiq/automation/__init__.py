@@ -20,9 +20,8 @@ def setup_automation(app: web.Application) -> None:
 
 
 async def _automation(app: web.Application) -> AsyncIterator[None]:
-    # Messages it stores name this process, so the bus does not deliver them here twice.
     engine = Automation(app[keys.POOL], app[keys.HUB], app.get(keys.CLOCK) or SystemClock(),
-                        node=app.get(keys.NODE))
+                        app[keys.WRITER])
     await engine.start()
     app[keys.AUTOMATION] = engine
     bus = app.get(keys.BUS)

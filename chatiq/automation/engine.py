@@ -15,12 +15,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from chatiq.core import fanout, protocol
+from chatiq.core.fanout import Posted
 from chatiq.automation import hours as hours_mod
 from chatiq.automation.clock import Clock, Timer
 from chatiq.core.hub import Hub
 from chatiq.store import automation as store
 from chatiq.store import sites
-from chatiq.store.chats import Posted
+from chatiq.store.writer import MessageWriter, Post
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 class Automation:
-    def __init__(self, pool, hub: Hub, clock: Clock, *, node: str | None = None):
+    def __init__(self, pool, hub: Hub, clock: Clock, writer: MessageWriter):
         self.pool = pool
-        self.node = node  # this process, as named in stored messages' NOTIFY
+        self.writer = writer  # bot messages take the one write path, like everyone's
         self.hub = hub
         self.clock = clock
         # site id → that site's hours, for every site whose hours are enabled
@@ -239,10 +240,8 @@ class Automation:
         greeting = (await sites.widget_settings(self.pool, site_id)).get("greeting")
         if not greeting or not greeting.strip():
             return
-        posted = await store.fire(self.pool, chat_id=chat_id, occurrence="welcome", text=greeting,
-                                  node=self.node)
-        if posted is not None:  # a bot message like any other, here and on other processes
-            fanout.message_posted(self.hub, site_id, posted, sender=None)
+        await self._store(store.AutoReplyDue(chat_id=chat_id, occurrence="welcome",
+                                             text=greeting))
 
     async def _wait(self, rule: store.Rule, chat_id: int, site_id: int, occurrence: str,
                     operator_seq: int) -> None:
@@ -273,8 +272,13 @@ class Automation:
 
     async def _fire(self, site_id: int, chat_id: int, occurrence: str, *, rule_id: int,
                     timer_operator_seq: int | None = None) -> None:
-        posted = await store.fire(self.pool, chat_id=chat_id, occurrence=occurrence,
-                                  rule_id=rule_id, timer_operator_seq=timer_operator_seq,
-                                  node=self.node)
+        await self._store(store.AutoReplyDue(chat_id=chat_id, occurrence=occurrence,
+                                             rule_id=rule_id,
+                                             timer_operator_seq=timer_operator_seq))
+
+    async def _store(self, due: store.AutoReplyDue) -> None:
+        """A bot message like any other, here and on other processes; stored only if the
+        guard finds it still due."""
+        posted = await self.writer.post(Post("bot", None, "", chat_id=due.chat_id, guard=due))
         if posted is not None:
-            fanout.message_posted(self.hub, site_id, posted, sender=None)
+            fanout.stored(self.hub, posted, sender=None)

@@ -5,26 +5,50 @@ Pure (no I/O): encode each event once, push it to every peer that may see it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chatiq.core import protocol
 from chatiq.core.hub import Hub, Peer
-from chatiq.store.chats import Posted
 from chatiq.core.wire import chat_summary, message_object
 
 
-def message_posted(hub: Hub, site_id: int, posted: Posted, *, sender: Peer | None) -> dict:
-    """Fan out a freshly stored message; returns its wire object."""
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What storing a message did (the writer's answer; store/writer.py)."""
+
+    message: dict            # the stored row (store/chats.py MESSAGE_SELECT)
+    created: bool            # False: the clientId was seen before, nothing stored
+    site_id: int | None = None
+    chat: dict | None = None  # the chat's summary row when this message created or changed it
+    chat_created: bool = False
+    chat_reopened: bool = False
+    assigned: bool = False   # the operator who wrote it took the unassigned chat
+
+
+def stored(hub: Hub, posted: Posted, *, sender: Peer | None) -> dict:
+    """Fan out a freshly stored message (and the chat it created or changed), each frame
+    encoded once; returns the message's wire object for the author's ack."""
     message = message_object(posted.message)
+    if not posted.created:
+        return message
     chat_id = posted.message["chat_id"]
+    if posted.chat is not None:
+        if posted.chat_created:
+            chat_new(hub, posted.chat)
+        else:
+            chat_updated(hub, posted.chat)
     if not hub.mark_delivered(chat_id, message["seq"]):
         return message  # already fanned out here (a replay after a LISTEN reconnect)
+    site_id = posted.site_id
     kind = posted.message["author_kind"]
     body = {"message": message}
-    # Other processes learn of messages through the database (store/bus), not by relay.
+    # Other processes learn of messages through the database (store/writer's NOTIFY),
+    # not by relay.
     if kind == "visitor":
-        # The visitor's other tabs see their own message too.
-        hub.to_chat_visitors(chat_id, protocol.encode("visitor:message", body), exclude=sender,
-                             relay=False)
-        hub.to_site_operators(site_id, protocol.encode("visitor:message", body), relay=False)
+        # The visitor's other tabs see their own message too: one frame for both sides.
+        text = protocol.encode("visitor:message", body)
+        hub.to_chat_visitors(chat_id, text, exclude=sender, relay=False)
+        hub.to_site_operators(site_id, text, relay=False)
     else:
         visitor_event = {"operator": "admin:message", "bot": "auto-reply:sent"}.get(
             kind, "admin:message")

@@ -17,12 +17,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-import aiopg
-
 from chatiq.core import fanout
 from chatiq.core.hub import Hub
+from chatiq.core.fanout import Posted
 from chatiq.store import chats as chat_store
-from chatiq.store.chats import EVENTS_CHANNEL, Posted
+from chatiq.store import notify as channel
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +110,7 @@ class Bus:
                     log.warning("could not relay %d events to other processes", len(batch))
 
     async def _notify(self, payloads: list[str]) -> None:
-        async with self.pool.acquire() as conn:
-            async with conn.cursor() as cur:
-                for payload in payloads:
-                    await cur.execute("SELECT pg_notify(%(ch)s, %(p)s)",
-                                      {"ch": EVENTS_CHANNEL, "p": payload})
+        await channel.notify(self.pool, payloads)
 
     async def _presence_loop(self) -> None:
         while True:
@@ -143,12 +138,9 @@ class Bus:
         while True:
             conn = None
             try:
-                # Named so an operator (or a test) can find and cut it in pg_stat_activity.
-                conn = self._listen_conn = await aiopg.connect(
-                    self.dsn, timeout=10, application_name=f"chatiq-listen-{self.node}")
-                cur = await conn.cursor()
-                await cur.execute("LISTEN " + EVENTS_CHANNEL)  # a constant, not input
-                await self._heartbeat(cur)
+                conn, cur = await channel.listen(self.dsn, self.node)
+                self._listen_conn = conn
+                self._last_ok = await channel.heartbeat(cur)
                 if lost_since is not None:
                     await self.replay(lost_since - REPLAY_MARGIN_SECONDS)
                     lost_since = None
@@ -179,18 +171,13 @@ class Bus:
                     getter = asyncio.ensure_future(conn.notifies.get())
                 done, _ = await asyncio.wait({getter}, timeout=HEARTBEAT_SECONDS)
                 if not done:
-                    await self._heartbeat(cur)
+                    self._last_ok = await channel.heartbeat(cur)
                     continue
                 note, getter = getter.result(), None
                 await self._on_notify(note.payload)
         finally:
             if getter is not None:
                 getter.cancel()
-
-    async def _heartbeat(self, cur) -> None:
-        await cur.execute("SELECT extract(epoch FROM now())::float8 AS t")
-        row = await cur.fetchone()
-        self._last_ok = row[0] if isinstance(row, tuple) else row["t"]
 
     async def _on_notify(self, payload: str) -> None:
         try:
@@ -201,7 +188,7 @@ class Bus:
         if node == self.node:
             return
         if "m" in event:
-            await self._deliver_messages([tuple(p) for p in event["m"]], event.get("c"))
+            await self._deliver_messages([tuple(p) for p in event["m"]], event.get("c") or [])
         elif "r" in event:
             self.hub.deliver(event["r"], int(event["k"]), event["f"])
         elif event.get("t") == "p":
@@ -233,11 +220,11 @@ class Bus:
         if affected:
             fanout.remote_presence_changed(self.hub, before, operators or {}, affected)
 
-    async def _deliver_messages(self, pairs: list[tuple[int, int]], new_chat: int | None) -> None:
+    async def _deliver_messages(self, pairs: list[tuple[int, int]], new_chats: list) -> None:
         if not (self.hub.chat_visitors or self.hub.site_operators):
             return  # nobody here to tell
-        if new_chat is not None:
-            row = await chat_store.chat_row(self.pool, int(new_chat))
+        for chat_id in new_chats:
+            row = await chat_store.chat_row(self.pool, int(chat_id))
             if row is not None:
                 fanout.chat_new(self.hub, row)
         fresh = [p for p in pairs if p not in self.hub.delivered]
@@ -249,7 +236,7 @@ class Bus:
             if row["author_kind"] == "visitor":
                 # This process's tabs of the visitor join a chat created elsewhere.
                 self.hub.attach_chat(row["author_id"], row["chat_id"])
-            fanout.message_posted(self.hub, row["site_id"], Posted(row, True), sender=None)
+            fanout.stored(self.hub, Posted(row, True, site_id=row["site_id"]), sender=None)
 
     async def replay(self, since_epoch: float) -> None:
         """Deliver what was stored since `since_epoch` in chats someone here watches."""

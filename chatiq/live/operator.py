@@ -13,6 +13,7 @@ from chatiq.api.tokens import user_from_token
 from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
 from chatiq.store import accounts, chats, sites
 from chatiq.store.db import NotFound
+from chatiq.store.writer import Post
 from chatiq.core.wire import chat_summary, message_object, site_object, user_object
 from chatiq.live.connection import Closing, Connection
 
@@ -120,19 +121,15 @@ class OperatorConnection(Connection):
         text = data.get("text") or ""
         if not text.strip() and not data.get("attachmentId"):
             raise ProtocolError("invalid", "a message needs text or an attachment", field="text")
-        posted = await self.app[keys.WRITER].post(
-            chat_id=chat_id, author_kind="operator", author_id=self.user.id,
-            client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"))
-        if not posted.created:
-            return {"message": message_object(posted.message)}
-        message = fanout.message_posted(self.hub, site_id, posted, sender=self.peer)
+        # The first operator to answer an unassigned chat takes it, in the message's own
+        # transaction; the fan-out then carries the changed chat too.
+        posted = await self.app[keys.WRITER].post(Post(
+            "operator", self.user.id, text, chat_id=chat_id, client_id=data.get("clientId"),
+            attachment_id=data.get("attachmentId")))
+        message = fanout.stored(self.hub, posted, sender=self.peer)
         automation = self.app.get(keys.AUTOMATION)
-        if automation is not None:
+        if posted.created and automation is not None:
             await automation.operator_message(site_id, posted)
-        # The first operator to answer an unassigned chat took it, in the message's own
-        # transaction (one round trip less per operator message).
-        if posted.assigned:
-            fanout.chat_updated(self.hub, await chats.chat_row(self.pool, chat_id))
         return {"message": message}
 
     async def on_operator_typing(self, frame: Frame, data: dict) -> dict:

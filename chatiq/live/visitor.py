@@ -18,6 +18,7 @@ from chatiq.store import chats, sites, visitors
 from chatiq.store.accounts import user_by_id
 from chatiq.store.db import NotFound
 from chatiq.store.site_identity import identity_for_join
+from chatiq.store.writer import Post
 from chatiq.core.wire import message_object, settings_object
 from chatiq.live.connection import Closing, Connection
 
@@ -170,29 +171,16 @@ class VisitorConnection(Connection):
         if self.config.rate_limits_enabled and not limiter.allow(who):  # all their sockets
             raise ProtocolError("rate_limited", "too many messages, retry later",
                                 retry_after=whole_seconds(limiter.retry_after(who)))
-        if self.chat_id is None:  # the first message creates the chat
-            posted = await chats.post_visitor_message(
-                self.pool, site_id=self.site.id, visitor_id=self.visitor.id,
-                client_id=data.get("clientId"), text=text, attachment_id=data.get("attachmentId"),
-                node=self.app[keys.NODE], on_event=self.app.get(keys.WEBHOOKS))
-        else:
-            posted = await self.app[keys.WRITER].post(
-                chat_id=self.chat_id, author_kind="visitor", author_id=self.visitor.id,
-                client_id=data.get("clientId"), text=text,
-                attachment_id=data.get("attachmentId"), reopen=True)
-        if not posted.created:
-            return {"message": message_object(posted.message)}
-        chat_id = posted.message["chat_id"]
-        self.hub.attach_chat(self.visitor.id, chat_id)
-        if posted.chat_created or posted.chat_reopened:
-            row = await chats.chat_row(self.pool, chat_id)
-            if posted.chat_created:
-                fanout.chat_new(self.hub, row)
-            else:
-                fanout.chat_updated(self.hub, row)
-        message = fanout.message_posted(self.hub, self.site.id, posted, sender=self.peer)
+        # No chat yet: the writer finds or makes the visitor's (two tabs' first messages
+        # share one); a closed chat reopens.
+        posted = await self.app[keys.WRITER].post(Post(
+            "visitor", self.visitor.id, text, chat_id=self.chat_id,
+            client_id=data.get("clientId"), attachment_id=data.get("attachmentId"), reopen=True))
+        if posted.created:
+            self.hub.attach_chat(self.visitor.id, posted.message["chat_id"])
+        message = fanout.stored(self.hub, posted, sender=self.peer)
         automation = self.app.get(keys.AUTOMATION)
-        if automation is not None:
+        if posted.created and automation is not None:
             await automation.visitor_message(self.site, posted)
         return {"message": message}
 

@@ -12,9 +12,8 @@ from datetime import datetime
 
 import psycopg2
 
-from chatiq.store import chats, db
+from chatiq.store import db
 from chatiq.store.accounts import User
-from chatiq.store.chats import Posted
 
 
 # --- business hours and per-site automation settings --------------------------
@@ -177,38 +176,44 @@ async def drop_chat_timers(pool, chat_id: int) -> list[int]:
     return [r["rule_id"] for r in rows]
 
 
-async def fire(pool, *, chat_id: int, occurrence: str, rule_id: int | None = None,
-               text: str | None = None, timer_operator_seq: int | None = None,
-               node: str | None = None) -> Posted | None:
-    """Store the auto-reply for one occurrence, once; None when it is not (or no longer) due.
+class AutoReplyDue:
+    """The writer's guard for an auto-reply (store/writer.Guard): stored once per occurrence,
+    and only while still due. Checked inside the writer's transaction, so the once-only mark
+    and the message commit together or not at all.
 
-    `rule_id` None is the welcome message with the given text; otherwise the rule's
-    current text is used and the rule must still be enabled. With `timer_operator_seq`
-    the pending timer is taken first, and an operator reply since then cancels it.
-    `node` names this process in the message's NOTIFY (it fans out the message itself).
+    `rule_id` None is the welcome message with the given text; otherwise the rule's current
+    text is used and the rule must still be enabled. With `timer_operator_seq` the pending
+    timer is taken first, and an operator reply since then cancels it.
     """
-    async with db.transaction(pool) as cur:
-        if timer_operator_seq is not None:
+
+    def __init__(self, *, chat_id: int, occurrence: str, rule_id: int | None = None,
+                 text: str | None = None, timer_operator_seq: int | None = None):
+        self.chat_id, self.occurrence, self.rule_id = chat_id, occurrence, rule_id
+        self.text, self.timer_operator_seq = text, timer_operator_seq
+        self._mark: int | None = None  # the auto_reply_fired row this occurrence took
+
+    async def check(self, cur) -> str | None:
+        params = {"r": self.rule_id, "c": self.chat_id, "o": self.occurrence}
+        if self.timer_operator_seq is not None:
             await cur.execute(
                 "DELETE FROM auto_reply_timers WHERE rule_id = %(r)s AND chat_id = %(c)s"
-                " AND occurrence = %(o)s RETURNING rule_id",
-                {"r": rule_id, "c": chat_id, "o": occurrence})
+                " AND occurrence = %(o)s RETURNING rule_id", params)
             if await cur.fetchone() is None:
                 return None  # answered, fired elsewhere, or the rule was deleted
         # The chat row lock orders us with writers of this chat (and a closing operator).
-        await cur.execute("SELECT status FROM chats WHERE id = %(c)s FOR UPDATE", {"c": chat_id})
+        await cur.execute("SELECT status FROM chats WHERE id = %(c)s FOR UPDATE", params)
         chat = await cur.fetchone()
         if chat is None or chat["status"] == "closed":
             return None
-        if timer_operator_seq is not None:
+        if self.timer_operator_seq is not None:
             await cur.execute(
                 "SELECT coalesce(max(seq), 0) AS seq FROM messages WHERE chat_id = %(c)s"
-                " AND author_kind = 'operator'", {"c": chat_id})
-            if (await cur.fetchone())["seq"] != timer_operator_seq:
+                " AND author_kind = 'operator'", params)
+            if (await cur.fetchone())["seq"] != self.timer_operator_seq:
                 return None
-        if rule_id is not None:
-            await cur.execute("SELECT text, enabled FROM auto_replies WHERE id = %(r)s",
-                              {"r": rule_id})
+        text = self.text
+        if self.rule_id is not None:
+            await cur.execute("SELECT text, enabled FROM auto_replies WHERE id = %(r)s", params)
             rule = await cur.fetchone()
             if rule is None or not rule["enabled"]:
                 return None
@@ -216,21 +221,21 @@ async def fire(pool, *, chat_id: int, occurrence: str, rule_id: int | None = Non
             await cur.execute(
                 "INSERT INTO auto_reply_fired (rule_id, chat_id, occurrence)"
                 " VALUES (%(r)s, %(c)s, %(o)s) ON CONFLICT (rule_id, chat_id, occurrence)"
-                " WHERE rule_id IS NOT NULL DO NOTHING RETURNING id",
-                {"r": rule_id, "c": chat_id, "o": occurrence})
+                " WHERE rule_id IS NOT NULL DO NOTHING RETURNING id", params)
         else:
             await cur.execute(
                 "INSERT INTO auto_reply_fired (rule_id, chat_id, occurrence)"
                 " VALUES (NULL, %(c)s, %(o)s) ON CONFLICT (chat_id) WHERE rule_id IS NULL"
-                " DO NOTHING RETURNING id", {"c": chat_id, "o": occurrence})
+                " DO NOTHING RETURNING id", params)
         mark = await cur.fetchone()
         if mark is None:
             return None
-        message = await chats.insert_message(cur, chat_id=chat_id, author_kind="bot", text=text,
-                                             node=node)
+        self._mark = mark["id"]
+        return text
+
+    async def stored(self, cur, message: dict) -> None:
         await cur.execute("UPDATE auto_reply_fired SET message_id = %(m)s WHERE id = %(id)s",
-                          {"m": message["id"], "id": mark["id"]})
-        return Posted(message, True)
+                          {"m": message["id"], "id": self._mark})
 
 
 # --- quick templates -------------------------------------------------------------

@@ -1,15 +1,14 @@
-"""Chats and their messages, with the per-chat seq assigned inside the storing transaction."""
+"""Chats and their messages: reads, status, read cursors, reactions, deletion. Messages
+are stored by one component only, the writer (store/writer.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from chatiq.store import db
 from chatiq.store.accounts import User
-from chatiq.store.mail import enqueue_missed
 
 # Work that must commit with an event or not at all (webhook jobs in the outbox): awaited
 # inside the storing transaction as hook(cursor, event, site id, data). The app's hook is
@@ -52,150 +51,6 @@ _ACCESS = (" s.org_id = %(org)s AND (%(owner)s OR EXISTS (SELECT 1 FROM site_ope
 
 def _access(user: User) -> dict:
     return {"org": user.org_id, "owner": user.is_owner, "uid": user.id}
-
-
-# The LISTEN/NOTIFY channel other processes hear stored messages on (ids only).
-EVENTS_CHANNEL = "chatiq_events"
-
-
-async def notify_stored(cur, node: str | None, pairs: list[tuple[int, int]],
-                        new_chat: int | None = None) -> None:
-    """Queue one NOTIFY naming stored messages by (chat id, seq), and a chat they
-    created, in the current transaction: it is sent only if it commits (bus.py)."""
-    payload = {"n": node, "m": pairs}
-    if new_chat is not None:
-        payload["c"] = new_chat
-    await cur.execute("SELECT pg_notify(%(ch)s, %(p)s)",
-                      {"ch": EVENTS_CHANNEL, "p": json.dumps(payload, separators=(",", ":"))})
-
-
-@dataclass(frozen=True)
-class Posted:
-    """What storing a message did."""
-
-    message: dict          # a MESSAGE_SELECT row
-    created: bool          # False: the clientId was seen before, nothing stored
-    chat_created: bool = False
-    chat_reopened: bool = False
-    assigned: bool = False  # the operator who wrote it took the unassigned chat
-
-
-class _Duplicate(Exception):
-    """Raised inside a transaction to roll back a seq bump that lost a clientId race."""
-
-
-async def _existing(cur, author_kind: str, author_id: int, client_id: str | None) -> dict | None:
-    if client_id is None:
-        return None
-    await cur.execute(
-        MESSAGE_SELECT + " WHERE m.author_kind = %(k)s AND m.author_id = %(a)s"
-                         " AND m.client_id = %(c)s",
-        {"k": author_kind, "a": author_id, "c": client_id})
-    return await cur.fetchone()
-
-
-async def _insert(cur, *, chat_id: int, author_kind: str, author_id: int | None,
-                  client_id: str | None, text: str, attachment_id: str | None,
-                  node: str | None, new_chat: bool = False) -> dict:
-    # The UPDATE takes the chat's row lock: writers of one chat queue here, so seq
-    # is assigned in commit order and a rollback leaves no gap.
-    await cur.execute(
-        "UPDATE chats SET last_seq = last_seq + 1, updated_at = now() WHERE id = %(c)s"
-        " RETURNING last_seq", {"c": chat_id})
-    seq = (await cur.fetchone())["last_seq"]
-    if attachment_id is not None:
-        # An upload is used once, by its uploader, in a chat of the site it was made for.
-        await cur.execute(
-            "UPDATE attachments SET used = true, chat_id = %(c)s WHERE id = %(att)s"
-            " AND NOT used AND uploader_kind = %(k)s AND uploader_id = %(a)s"
-            " AND site_id = (SELECT site_id FROM chats WHERE id = %(c)s) RETURNING id",
-            {"c": chat_id, "att": attachment_id, "k": author_kind, "a": author_id})
-        if await cur.fetchone() is None:
-            raise db.NotFound("attachment not found")
-    await cur.execute(
-        "INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text,"
-        " attachment_id) VALUES (%(c)s, %(seq)s, %(cid)s, %(k)s, %(a)s, %(t)s, %(att)s)"
-        " ON CONFLICT (author_kind, author_id, client_id) WHERE client_id IS NOT NULL"
-        " DO NOTHING RETURNING id",
-        {"c": chat_id, "seq": seq, "cid": client_id, "k": author_kind, "a": author_id,
-         "t": text, "att": attachment_id})
-    row = await cur.fetchone()
-    if row is None:
-        raise _Duplicate()
-    await notify_stored(cur, node, [(chat_id, seq)], chat_id if new_chat else None)
-    await cur.execute(MESSAGE_SELECT + " WHERE m.id = %(id)s", {"id": row["id"]})
-    return await cur.fetchone()
-
-
-async def post_visitor_message(pool, *, site_id: int, visitor_id: int, client_id: str | None,
-                               text: str, attachment_id: str | None = None,
-                               node: str | None = None, on_event: EventHook | None = None
-                               ) -> Posted:
-    """Store a visitor's message, creating or reopening their chat as needed."""
-    try:
-        async with db.transaction(pool) as cur:
-            # The visitor's row lock makes two tabs' first messages share one chat.
-            await cur.execute("SELECT id FROM visitors WHERE id = %(v)s FOR UPDATE",
-                              {"v": visitor_id})
-            found = await _existing(cur, "visitor", visitor_id, client_id)
-            if found is not None:
-                return Posted(found, created=False)
-            await cur.execute(
-                "SELECT id, status FROM chats WHERE visitor_id = %(v)s ORDER BY id DESC LIMIT 1"
-                " FOR UPDATE", {"v": visitor_id})
-            chat = await cur.fetchone()
-            created = reopened = False
-            if chat is None:
-                await cur.execute(
-                    "INSERT INTO chats (site_id, visitor_id) VALUES (%(s)s, %(v)s) RETURNING id",
-                    {"s": site_id, "v": visitor_id})
-                chat_id, created = (await cur.fetchone())["id"], True
-            else:
-                chat_id = chat["id"]
-                if chat["status"] == "closed":
-                    await cur.execute("UPDATE chats SET status = 'open', closed_at = NULL"
-                                      " WHERE id = %(c)s", {"c": chat_id})
-                    reopened = True
-            message = await _insert(cur, chat_id=chat_id, author_kind="visitor",
-                                    author_id=visitor_id, client_id=client_id, text=text,
-                                    attachment_id=attachment_id, node=node, new_chat=created)
-            await enqueue_missed(cur, [chat_id])  # the missed-chat email's clock (store/mail.py)
-            if on_event is not None:
-                if created:
-                    await on_event(cur, "chat.started", site_id, {"chat_id": chat_id})
-                await on_event(cur, "message.created", site_id, {"message": message})
-            return Posted(message, True, chat_created=created, chat_reopened=reopened)
-    except (_Duplicate, db.NotFound):
-        return await _lost_race(pool, "visitor", visitor_id, client_id)
-
-
-async def post_message(pool, *, chat_id: int, author_kind: str, author_id: int | None,
-                       client_id: str | None, text: str,
-                       attachment_id: str | None = None, node: str | None = None) -> Posted:
-    """Store an operator's, bot's or system message in an existing chat."""
-    try:
-        async with db.transaction(pool) as cur:
-            if author_id is not None:
-                found = await _existing(cur, author_kind, author_id, client_id)
-                if found is not None:
-                    return Posted(found, created=False)
-            message = await _insert(cur, chat_id=chat_id, author_kind=author_kind,
-                                    author_id=author_id, client_id=client_id, text=text,
-                                    attachment_id=attachment_id, node=node)
-            return Posted(message, True)
-    except (_Duplicate, db.NotFound):
-        return await _lost_race(pool, author_kind, author_id, client_id)
-
-
-async def _lost_race(pool, author_kind: str, author_id: int | None,
-                     client_id: str | None) -> Posted:
-    """A concurrent copy with the same clientId committed first (it may also have
-    claimed the attachment): answer with that copy, or re-raise a real refusal."""
-    async with db.cursor(pool) as cur:
-        found = await _existing(cur, author_kind, author_id, client_id)
-    if found is None:
-        raise db.NotFound("attachment not found")
-    return Posted(found, created=False)
 
 
 async def latest_chat_id(pool, visitor_id: int) -> int | None:
@@ -359,14 +214,6 @@ async def chat_of_message(pool, message_id: int | None) -> int:
     if row is None:
         raise db.NotFound("message not found")
     return row["chat_id"]
-
-
-async def insert_message(cur, *, chat_id: int, author_kind: str, text: str,
-                         node: str | None = None) -> dict:
-    """Store a server-authored (bot or system) message inside the caller's transaction,
-    so it commits together with whatever made it due (an auto-reply's once-only mark)."""
-    return await _insert(cur, chat_id=chat_id, author_kind=author_kind, author_id=None,
-                         client_id=None, text=text, attachment_id=None, node=node)
 
 
 async def delete_chats(pool, *, chat_id: int | None = None, site_id: int | None = None,

@@ -1,109 +1,215 @@
-"""Group commit: messages that arrive together are stored in one transaction.
+"""The one write path for chat messages: group commit with one set-based statement per batch.
 
-One COMMIT (one WAL flush) per batch instead of one per message. Each message still
-gets its seq under its chat's row lock inside that transaction, and no caller hears
+Every message — a visitor's first or later one, an operator's, a bot's — is posted here.
+Messages that arrive together are stored by one statement (arrays in, `unnest`), in one
+transaction with one NOTIFY and one COMMIT: PostgreSQL assigns each chat's seqs in arrival
+order, claims attachments, skips clientId duplicates and returns every row. Nobody hears
 back before the batch's COMMIT has returned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import psycopg2
 
+from chatiq.core.fanout import Posted
 from chatiq.store import db
-from chatiq.store.chats import MESSAGE_SELECT, EventHook, Posted, notify_stored
+from chatiq.store.chats import CHAT_SELECT, MESSAGE_SELECT, EventHook
 from chatiq.store.mail import enqueue_missed
+from chatiq.store.notify import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 
-# One round trip per message. `dup` sees an earlier copy with the same clientId;
-# `claim` takes the attachment only for a new message; `bump` assigns the seq (reopens
-# a visitor's closed chat, and gives an unassigned chat to the operator answering it);
-# `ins` stores the message. A copy committed by
-# another transaction at the same moment makes `ins` do nothing: see _undo_bump.
-_STORE = """
-WITH prev AS (
-    SELECT id, status, site_id, assigned_to FROM chats WHERE id = %(c)s FOR UPDATE
-), dup AS (
-    SELECT 1 FROM messages WHERE %(cid)s::text IS NOT NULL AND author_kind = %(k)s
-       AND author_id = %(a)s AND client_id = %(cid)s
-), claim AS (
-    UPDATE attachments SET used = true, chat_id = %(c)s
-     WHERE %(att)s::text IS NOT NULL AND id = %(att)s AND NOT used
-       AND uploader_kind = %(k)s AND uploader_id = %(a)s
-       AND site_id = (SELECT site_id FROM prev) AND NOT EXISTS (SELECT 1 FROM dup)
-    RETURNING id
-), bump AS (
-    UPDATE chats c SET last_seq = c.last_seq + 1, updated_at = now(),
-           status = CASE WHEN %(reopen)s THEN 'open' ELSE c.status END,
-           closed_at = CASE WHEN %(reopen)s THEN NULL ELSE c.closed_at END,
-           assigned_to = CASE WHEN %(k)s = 'operator' THEN COALESCE(c.assigned_to, %(a)s)
-                              ELSE c.assigned_to END
-      FROM prev
-     WHERE c.id = prev.id AND NOT EXISTS (SELECT 1 FROM dup)
-       AND (%(att)s::text IS NULL OR EXISTS (SELECT 1 FROM claim))
-    RETURNING c.id, c.last_seq, prev.status AS prev_status,
-              (%(k)s = 'operator' AND prev.assigned_to IS NULL) AS took
-), ins AS (
-    INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text, attachment_id)
-    SELECT id, last_seq, %(cid)s, %(k)s, %(a)s, %(t)s, %(att)s FROM bump
-    ON CONFLICT (author_kind, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
-    RETURNING id
+# Told after each committed batch: (messages stored, seconds from BEGIN to COMMIT,
+# authors' kinds of the stored messages). The metrics module listens here.
+BatchObserver = Callable[[int, float, list[str]], None]
+
+
+class Guard(Protocol):
+    """A condition checked inside the batch's transaction, under the chat's row lock
+    (an auto-reply's once-only mark): it decides whether, and what, to store."""
+
+    async def check(self, cur) -> str | None:
+        """The text to store, or None to store nothing."""
+
+    async def stored(self, cur, message: dict) -> None:
+        """The message is stored (same transaction): link it where it belongs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One message to store."""
+
+    author_kind: str                 # visitor | operator | bot | system
+    author_id: int | None            # None for bot and system messages
+    text: str
+    chat_id: int | None = None       # None: the visitor's current chat, created if none
+    client_id: str | None = None     # the author's idempotency key
+    attachment_id: str | None = None
+    reopen: bool = False             # a visitor writing in a closed chat reopens it
+    guard: Guard | None = None
+
+
+# Visitors' chats for posts that named none: the row lock on each visitor makes two tabs'
+# first messages share one chat (the second statement runs with a snapshot taken after the
+# lock, so it sees a chat another transaction created meanwhile).
+_VISITOR_CHATS = """
+SELECT id FROM visitors WHERE id = ANY(%(v)s) ORDER BY id FOR UPDATE;
+WITH latest AS (
+    SELECT DISTINCT ON (visitor_id) visitor_id, id FROM chats
+     WHERE visitor_id = ANY(%(v)s) ORDER BY visitor_id, id DESC
+), made AS (
+    INSERT INTO chats (site_id, visitor_id)
+    SELECT v.site_id, v.id FROM visitors v
+     WHERE v.id = ANY(%(v)s) AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.visitor_id = v.id)
+    RETURNING visitor_id, id
 )
-SELECT (SELECT id FROM ins) AS message_id, (SELECT last_seq FROM bump) AS seq,
-       (SELECT prev_status FROM bump) AS prev_status,
-       EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT site_id FROM prev) AS site_id,
-       (SELECT took FROM bump) AS took
+SELECT visitor_id, id, true AS created FROM made
+UNION ALL SELECT visitor_id, id, false FROM latest
 """
 
-# _STORE as a prepared statement: parsed and planned once per connection, and the
-# text psycopg2 formats per message shrinks from ~1.5 KB to one short line.
-_PARAMS = ("c", "cid", "k", "a", "t", "att", "reopen")
-_PREPARE = "PREPARE chatiq_store (bigint, text, text, bigint, text, text, boolean) AS " + _STORE
+# The batch, as parallel arrays (one element per post, `ord` its place in the batch):
+#   locked   the batch's chats, row-locked in id order (two lanes never deadlock);
+#   dup      posts whose clientId was stored before (answered with that copy);
+#   fresh    the rest, less a second copy of one clientId or attachment inside the batch;
+#   claim    attachments taken: unused, by their uploader, for the chat's site (an
+#            operator's upload made without a chat has no site until now);
+#   ok       what gets stored, numbered per chat in arrival order from the chat's last seq,
+#            so a refused post leaves no gap;
+#   bump     each chat's last seq; a visitor's post reopens a closed chat, and the first
+#            operator to answer an unassigned chat takes it.
+_STORE = """
+WITH input AS (
+    SELECT * FROM unnest(%(c)s::bigint[], %(k)s::text[], %(a)s::bigint[], %(cid)s::text[],
+                         %(t)s::text[], %(att)s::text[], %(re)s::boolean[])
+           WITH ORDINALITY AS i(chat_id, kind, author, cid, body, att, reopen, ord)
+), locked AS (
+    SELECT c.id, c.site_id, c.status, c.assigned_to, c.last_seq FROM chats c
+     WHERE c.id IN (SELECT chat_id FROM input) ORDER BY c.id FOR UPDATE
+), dup AS (
+    SELECT i.ord, m.id FROM input i JOIN messages m
+        ON m.author_kind = i.kind AND m.author_id = i.author AND m.client_id = i.cid
+     WHERE i.cid IS NOT NULL
+), fresh AS (
+    SELECT i.* FROM input i JOIN locked l ON l.id = i.chat_id
+     WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = i.ord)
+       AND (i.cid IS NULL OR i.ord = (SELECT min(j.ord) FROM input j WHERE j.kind = i.kind
+                                        AND j.author = i.author AND j.cid = i.cid))
+       AND (i.att IS NULL OR i.ord = (SELECT min(j.ord) FROM input j WHERE j.att = i.att))
+), claim AS (
+    UPDATE attachments a SET used = true, chat_id = f.chat_id, site_id = l.site_id
+      FROM fresh f JOIN locked l ON l.id = f.chat_id
+     WHERE a.id = f.att AND NOT a.used AND a.uploader_kind = f.kind
+       AND a.uploader_id = f.author AND (a.site_id = l.site_id OR a.site_id IS NULL)
+    RETURNING f.ord
+), ok AS (
+    SELECT f.*, l.last_seq + row_number() OVER (PARTITION BY f.chat_id ORDER BY f.ord) AS seq
+      FROM fresh f JOIN locked l ON l.id = f.chat_id
+     WHERE f.att IS NULL OR f.ord IN (SELECT ord FROM claim)
+), ins AS (
+    INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text, attachment_id)
+    SELECT chat_id, seq, cid, kind, author, body, att FROM ok ORDER BY ord
+    ON CONFLICT (author_kind, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING id, chat_id, seq
+), per_chat AS (
+    SELECT chat_id, count(*) AS n, min(ord) FILTER (WHERE reopen) AS reopen_ord,
+           (array_agg(author ORDER BY ord) FILTER (WHERE kind = 'operator'))[1] AS operator,
+           min(ord) FILTER (WHERE kind = 'operator') AS operator_ord
+      FROM ok GROUP BY chat_id
+), bump AS (
+    UPDATE chats c SET last_seq = c.last_seq + p.n, updated_at = now(),
+           status = CASE WHEN p.reopen_ord IS NOT NULL THEN 'open' ELSE c.status END,
+           closed_at = CASE WHEN p.reopen_ord IS NOT NULL THEN NULL ELSE c.closed_at END,
+           assigned_to = COALESCE(c.assigned_to, p.operator)
+      FROM per_chat p WHERE c.id = p.chat_id
+    RETURNING c.id
+)
+SELECT i.ord, i.chat_id, l.site_id, coalesce(ins.id, dup.id) AS message_id, ok.seq,
+       ins.id IS NOT NULL AS created, (SELECT count(*) FROM ok) AS planned,
+       l.id IS NOT NULL AS chat_found, ok.ord IS NOT NULL AS accepted,
+       ok.ord IS NOT NULL AND ok.ord = p.reopen_ord AND l.status = 'closed' AS reopened,
+       ok.ord IS NOT NULL AND ok.ord = p.operator_ord AND l.assigned_to IS NULL AS took
+  FROM input i
+  LEFT JOIN locked l ON l.id = i.chat_id
+  LEFT JOIN dup ON dup.ord = i.ord
+  LEFT JOIN ok ON ok.ord = i.ord
+  LEFT JOIN ins ON ins.chat_id = ok.chat_id AND ins.seq = ok.seq
+  LEFT JOIN per_chat p ON p.chat_id = ok.chat_id
+ ORDER BY i.ord
+"""
+
+_PARAMS = ("c", "k", "a", "cid", "t", "att", "re")
+_TYPES = ("bigint[]", "text[]", "bigint[]", "text[]", "text[]", "text[]", "boolean[]")
+# _STORE as a prepared statement: parsed and planned once per connection.
+_PREPARE = "PREPARE chatiq_store (" + ", ".join(_TYPES) + ") AS " + _STORE
 for _n, _name in enumerate(_PARAMS, 1):
     _PREPARE = _PREPARE.replace(f"%({_name})s", f"${_n}")
 _EXECUTE = "EXECUTE chatiq_store (" + ", ".join(f"%({n})s" for n in _PARAMS) + ")"
 
-# The seq was bumped but the insert met a concurrent copy: hand the number back.
-# We still hold the chat's row lock, so nobody took a later seq in between.
-_UNDO_BUMP = "UPDATE chats SET last_seq = last_seq - 1 WHERE id = %(c)s"
-_UNDO_CLAIM = "UPDATE attachments SET used = false, chat_id = NULL WHERE id = %(att)s"
+# After the batch statement, one round trip: the NOTIFY (sent only if we commit), chats this
+# batch created but did not use (their only post was refused), and the stored rows.
+_AFTER = (
+    "SELECT pg_notify(%(ch)s, %(payload)s);"
+    " DELETE FROM chats WHERE id = ANY(%(unused)s) AND last_seq = 0;"
+    + MESSAGE_SELECT + " WHERE m.id = ANY(%(ids)s)")
 
-_EXISTING = (MESSAGE_SELECT + " WHERE m.author_kind = %(k)s AND m.author_id = %(a)s"
-                              " AND m.client_id = %(cid)s")
+# Past this, a batch's NOTIFY payload could pass PostgreSQL's 8000-byte limit.
+MAX_BATCH = 200
+# A concurrent transaction storing the same clientId at the same moment makes the batch
+# retry (its copy is then found as a duplicate); this bounds the retries.
+RACE_RETRIES = 3
 
 
-@dataclass
+class _Race(Exception):
+    """A clientId committed elsewhere between our snapshot and our insert."""
+
+
+@dataclass(slots=True)
 class _Item:
-    params: dict
+    post: Post
     future: asyncio.Future
-    message_id: int | None = None
-    prev_status: str | None = None
+    lane: int
+
+
+@dataclass(slots=True)
+class _Outcome:
+    row: dict | None = None      # MESSAGE_SELECT row
+    created: bool = False
+    chat_created: bool = False
+    reopened: bool = False
+    took: bool = False
     site_id: int | None = None
-    took: bool = False  # an operator's message that made its author the chat's assignee
+    chat: dict | None = None     # CHAT_SELECT row, when this post created or changed it
+    declined: bool = False       # its guard said it is no longer due
+    error: Exception | None = None
 
 
 class MessageWriter:
-    """Queues message writes and stores each queue-full in one transaction.
+    """Queues posts and stores each queue-full with one statement in one transaction.
 
-    Several lanes run side by side, each on its own connection, so one batch's
-    round trips overlap another's. A chat always maps to the same lane: two lanes
-    never wait on each other's chat row locks, so they cannot deadlock, and one
-    chat's messages keep their order.
+    Several lanes run side by side, each on its own connection, so one batch's commit
+    overlaps the next batch's statement. A chat always maps to the same lane (a post
+    without a chat, to its visitor's), so one chat's messages keep their order.
     """
 
-    def __init__(self, pool, *, node: str | None = None, lanes: int = 4, max_batch: int = 200,
-                 on_event: EventHook | None = None):
+    def __init__(self, pool, *, node: str | None = None, lanes: int = 4,
+                 max_batch: int = MAX_BATCH, on_event: EventHook | None = None,
+                 observe: BatchObserver | None = None):
         self.pool = pool
         self.node = node  # named in the batch's NOTIFY, so this process skips its own
         self.on_event = on_event  # told of each stored message inside its batch's transaction
-        self.max_batch = max_batch
-        # lane number → its queue of messages waiting for the next batch
+        self.observe = observe
+        self.max_batch = min(max_batch, MAX_BATCH)
+        # lane number → its queue of posts waiting for the next batch
         self._queues: list[deque[_Item]] = [deque() for _ in range(lanes)]
         self._wakes = [asyncio.Event() for _ in range(lanes)]
         self._tasks: list[asyncio.Task] = []
@@ -127,18 +233,24 @@ class MessageWriter:
             log.warning("%d writer lanes did not stop in time", len(stuck))
         self._tasks = []
 
-    async def post(self, *, chat_id: int, author_kind: str, author_id: int, client_id: str | None,
-                   text: str, attachment_id: str | None = None, reopen: bool = False) -> Posted:
-        """Store one message in an existing chat; answered after its batch commits."""
+    async def post(self, post: Post) -> Posted | None:
+        """Store one message; answered after its batch commits. None only when the post's
+        guard said it is no longer due.
+
+        Raises db.NotFound when the chat (or the attachment) is not there to take it,
+        db.DatabaseUnavailable when the batch could not be committed (resend with the
+        same clientId: it is stored once).
+        """
         if not self._tasks:
             raise RuntimeError("MessageWriter.start() was not called")
+        if post.chat_id is None and post.author_kind != "visitor":
+            raise ValueError("only a visitor's post may leave the chat to the writer")
         future = asyncio.get_running_loop().create_future()
         # Mark a failure as seen even when the caller has gone away meanwhile.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        lane = chat_id % len(self._queues)
-        self._queues[lane].append(_Item({"c": chat_id, "k": author_kind, "a": author_id,
-                                         "cid": client_id, "t": text, "att": attachment_id,
-                                         "reopen": reopen}, future))
+        key = post.chat_id if post.chat_id is not None else post.author_id
+        lane = key % len(self._queues)
+        self._queues[lane].append(_Item(post, future, lane))
         self._wakes[lane].set()
         # If the caller goes away, the message is still stored: a resend finds it.
         return await asyncio.shield(future)
@@ -159,13 +271,13 @@ class MessageWriter:
 
     async def _store(self, batch: list[_Item]) -> None:
         try:
-            rows = await self._transaction(batch)
+            outcomes = await self._transaction(batch)
         except db.DatabaseUnavailable as exc:
             for item in batch:
                 _fail(item, exc)
             return
         except psycopg2.Error:
-            # One bad message must not sink its neighbours: store them one by one.
+            # One bad post must not sink its neighbours: store them one by one.
             log.exception("a batch of %d messages failed; retrying them one at a time",
                           len(batch))
             for item in batch:
@@ -175,73 +287,177 @@ class MessageWriter:
                     _fail(item, exc if isinstance(exc, db.StoreError)
                           else db.StoreError("message could not be stored"))
                 else:
-                    await self._answer([item], single)
+                    _answer([item], single)
             return
-        await self._answer(batch, rows)
+        _answer(batch, outcomes)
 
-    async def _transaction(self, batch: list[_Item]) -> dict[int, dict]:
-        for item in batch:
-            item.message_id = item.prev_status = None
-            item.took = False
-        async with db.transaction(self.pool) as cur:
-            if cur.connection not in self._prepared:
-                await cur.execute(_PREPARE)
-                self._prepared.add(cur.connection)
-            for item in batch:
-                await cur.execute(_EXECUTE, item.params)
-                row = await cur.fetchone()
-                if row["message_id"] is not None:
-                    item.message_id, item.prev_status = row["message_id"], row["prev_status"]
-                    item.site_id, item.took = row["site_id"], bool(row["took"])
-                elif row["seq"] is not None:
-                    await cur.execute(_UNDO_BUMP, item.params)
-                    if row["claimed"]:
-                        await cur.execute(_UNDO_CLAIM, item.params)
-            ids = [i.message_id for i in batch if i.message_id is not None]
-            rows = {}
-            if ids:
-                await cur.execute(MESSAGE_SELECT + " WHERE m.id = ANY(%(ids)s)", {"ids": ids})
-                rows = {r["id"]: r for r in await cur.fetchall()}
-                if self.on_event is not None:
-                    for item in batch:
-                        if item.message_id is not None:
-                            await self.on_event(cur, "message.created", item.site_id,
-                                                {"message": rows[item.message_id]})
-                # One NOTIFY per batch (ids only): NOTIFY serialises commits, so
-                # one per message would cap the whole server's rate.
-                await notify_stored(cur, self.node,
-                                    [(r["chat_id"], r["seq"]) for r in rows.values()])
-                # A visitor now waiting on the team starts the missed-chat email's clock.
-                waiting = {r["chat_id"] for r in rows.values() if r["author_kind"] == "visitor"}
-                if waiting:
-                    await enqueue_missed(cur, sorted(waiting))
-        self.batches += 1
-        self.messages += len(ids)
-        return rows
-
-    async def _answer(self, batch: list[_Item], rows: dict[int, dict]) -> None:
-        for item in batch:
-            if item.future.done():
-                continue
-            if item.message_id is not None:
-                item.future.set_result(Posted(rows[item.message_id], True,
-                                              chat_reopened=item.prev_status == "closed",
-                                              assigned=item.took))
-                continue
-            # Nothing stored: an earlier copy, or a refused attachment or chat.
+    async def _transaction(self, batch: list[_Item]) -> list[_Outcome]:
+        for attempt in range(RACE_RETRIES + 1):
             try:
-                found = None
-                if item.params["cid"] is not None:
-                    found = await db.fetchone(self.pool, _EXISTING, item.params)
-            except db.StoreError as exc:
-                _fail(item, exc)
+                return await self._attempt(batch)
+            except _Race:
+                if attempt == RACE_RETRIES:
+                    raise db.StoreError("message could not be stored (clientId race)") from None
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, batch: list[_Item]) -> list[_Outcome]:
+        started = time.perf_counter()
+        try:
+            conn = await self.pool.acquire()
+        except Exception as exc:  # psycopg2.OperationalError, timeouts
+            raise db.DatabaseUnavailable(str(exc)) from exc
+        try:
+            cur = await conn.cursor()
+            try:
+                if conn not in self._prepared:
+                    await cur.execute(_PREPARE)
+                    self._prepared.add(conn)
+                try:
+                    outcomes = await self._statements(cur, batch)
+                except BaseException:
+                    if not conn.closed:
+                        await cur.execute("ROLLBACK")
+                    raise
+                await cur.execute("COMMIT")
+            finally:
+                cur.close()
+        except psycopg2.OperationalError as exc:
+            raise db.DatabaseUnavailable(str(exc)) from exc
+        finally:
+            await self.pool.release(conn)
+        stored = [o for o in outcomes if o.created]
+        self.batches += 1
+        self.messages += len(stored)
+        if self.observe is not None and stored:
+            self.observe(len(stored), time.perf_counter() - started,
+                         [o.row["author_kind"] for o in stored])
+        return outcomes
+
+    async def _statements(self, cur, batch: list[_Item]) -> list[_Outcome]:
+        """Everything between BEGIN and COMMIT. A batch of posts into known chats (the
+        usual case) costs two round trips here: the batch statement, then _AFTER."""
+        posts = [item.post for item in batch]
+        outcomes = [_Outcome() for _ in batch]
+        chat_ids = [p.chat_id for p in posts]
+        texts = [p.text for p in posts]
+        begin, made = "BEGIN; ", set()
+        if any(p.chat_id is None or p.guard is not None for p in posts):
+            await cur.execute("BEGIN")
+            begin = ""
+            made = await self._visitor_chats(cur, posts, chat_ids)
+            for n, post in enumerate(posts):
+                if post.guard is not None and chat_ids[n] is not None:
+                    texts[n] = await post.guard.check(cur)
+                    if texts[n] is None:  # no longer due: store nothing, answer None
+                        chat_ids[n], outcomes[n].declined = None, True
+        await cur.execute(begin + _EXECUTE, {
+            "c": chat_ids, "k": [p.author_kind for p in posts],
+            "a": [p.author_id for p in posts], "cid": [p.client_id for p in posts],
+            "t": texts, "att": [p.attachment_id for p in posts],
+            "re": [p.reopen for p in posts]})
+        rows = await cur.fetchall()
+        if sum(r["created"] for r in rows) < rows[0]["planned"]:
+            raise _Race()  # rolled back by the caller; the retry finds the copy
+        ids, pairs, used = [], [], set()
+        # A second copy of one clientId inside this batch is answered with the first's row.
+        copies = {_copy_key(posts[r["ord"] - 1]): r["message_id"] for r in rows
+                  if r["created"] and posts[r["ord"] - 1].client_id is not None}
+        for row in rows:
+            out = outcomes[row["ord"] - 1]
+            if out.declined:
                 continue
-            if found is not None:
-                item.future.set_result(Posted(found, created=False))
-            elif item.params["att"] is not None:
-                _fail(item, db.NotFound("attachment not found"))
-            else:
-                _fail(item, db.NotFound("chat not found"))
+            post = posts[row["ord"] - 1]
+            if row["message_id"] is None and post.client_id is not None:
+                row["message_id"] = copies.get(_copy_key(post))
+            if row["message_id"] is None:
+                out.error = db.NotFound("attachment not found" if row["chat_found"]
+                                        else "chat not found")
+                continue
+            ids.append(row["message_id"])
+            out.created, out.site_id = row["created"], row["site_id"]
+            out.reopened, out.took = row["reopened"], row["took"]
+            if out.created:
+                pairs.append((row["chat_id"], row["seq"]))
+                if row["chat_id"] in made and row["chat_id"] not in used:
+                    out.chat_created = True  # the chat's first message announces it
+                used.add(row["chat_id"])
+        await cur.execute(_AFTER, {
+            "ch": EVENTS_CHANNEL, "ids": ids,
+            "unused": [c for c in made if c not in used],
+            "payload": json.dumps({"n": self.node, "m": pairs,
+                                   "c": sorted(made & used)},
+                                  separators=(",", ":"))})
+        by_id = {r["id"]: r for r in await cur.fetchall()}
+        for row in rows:
+            out = outcomes[row["ord"] - 1]
+            if out.error is None and not out.declined:
+                out.row = by_id[row["message_id"]]
+        await self._after_store(cur, batch, outcomes)
+        return outcomes
+
+    @staticmethod
+    async def _visitor_chats(cur, posts: list[Post], chat_ids: list[int | None]) -> set[int]:
+        """Fill in the chat of each post that named none: its visitor's current chat, made
+        now if they have none. Returns the chats made."""
+        made: set[int] = set()
+        visitors = sorted({p.author_id for p in posts if p.chat_id is None})
+        if not visitors:
+            return made
+        await cur.execute(_VISITOR_CHATS, {"v": visitors})
+        found = {r["visitor_id"]: (r["id"], r["created"]) for r in await cur.fetchall()}
+        for n, post in enumerate(posts):
+            if post.chat_id is None and post.author_id in found:
+                chat_ids[n], created = found[post.author_id]
+                if created:
+                    made.add(chat_ids[n])
+        return made
+
+    async def _after_store(self, cur, batch: list[_Item], outcomes: list[_Outcome]) -> None:
+        """Inside the transaction, once per batch: guards' links, the event hooks, the
+        missed-chat clock, and the changed chats' summaries for the fan-out."""
+        waiting, changed = set(), set()
+        for item, out in zip(batch, outcomes):
+            if not out.created:
+                continue
+            row = out.row
+            if item.post.guard is not None:
+                await item.post.guard.stored(cur, row)
+            if out.chat_created or out.reopened or out.took:
+                changed.add(row["chat_id"])
+            if self.on_event is not None:
+                if out.chat_created:
+                    await self.on_event(cur, "chat.started", out.site_id,
+                                        {"chat_id": row["chat_id"]})
+                await self.on_event(cur, "message.created", out.site_id, {"message": row})
+            if row["author_kind"] == "visitor":
+                waiting.add(row["chat_id"])
+        if waiting:  # a visitor now waiting on the team starts the missed-chat email's clock
+            await enqueue_missed(cur, sorted(waiting))
+        if changed:
+            await cur.execute(CHAT_SELECT + " WHERE c.id = ANY(%(ids)s)",
+                              {"ids": sorted(changed)})
+            chats = {r["id"]: r for r in await cur.fetchall()}
+            for out in outcomes:
+                if out.created and out.row["chat_id"] in changed:
+                    out.chat = chats.get(out.row["chat_id"])
+
+
+def _copy_key(post: Post) -> tuple:
+    return post.author_kind, post.author_id, post.client_id
+
+
+def _answer(batch: list[_Item], outcomes: list[_Outcome]) -> None:
+    for item, out in zip(batch, outcomes):
+        if item.future.done():
+            continue
+        if out.error is not None:
+            item.future.set_exception(out.error)
+        elif out.declined:
+            item.future.set_result(None)
+        else:
+            item.future.set_result(Posted(
+                out.row, out.created, site_id=out.site_id, chat=out.chat,
+                chat_created=out.chat_created, chat_reopened=out.reopened, assigned=out.took))
 
 
 def _fail(item: _Item, exc: Exception) -> None:
