@@ -12,17 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from chatiq.core.ratelimit import RateLimit
+
 
 class ConfigError(Exception):
     """A configuration problem with a one-line explanation for the user."""
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: `burst` frames at once, refilled at `per_second`."""
-
-    burst: float
-    per_second: float
 
 
 @dataclass(frozen=True)

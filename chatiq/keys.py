@@ -67,3 +67,9 @@ API_ROUTES = web.AppKey("api_routes", list)
 SESSION_AUTH = web.AppKey("session_auth", Callable[[web.Request], Awaitable[User | None]])
 # Where uploaded files' bytes live (files/storage.py); unset: files in the data dir.
 STORAGE = web.AppKey("storage", BlobStore)
+# Emails an invitation link: (request, owner, invited user, token, link) → whether it
+# was sent. Installed by the mail feature; without it the owner passes the link on.
+INVITE_MAILER = web.AppKey("invite_mailer", Callable[..., Awaitable[bool]])
+# Visitor frames a feature handles (frame type → handler(connection, data) → ack data),
+# beside the socket's own (live/visitor.py): visitor:email is the mail feature's.
+VISITOR_FRAMES = web.AppKey("visitor_frames", dict)

@@ -1,4 +1,4 @@
-from chatiq.config import RateLimit
+from chatiq.core.ratelimit import RateLimit
 from chatiq.core.ratelimit import KeyedLimiter, TokenBucket
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_user
 from chatiq.api.tokens import issue_token
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import Str
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import check_password, hash_password

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chatiq.api.common import pool, read_json, require_owner, require_user
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import Bool, iso, make_id, parse_id
 from chatiq.store import site_identity, sites
 from chatiq.store.accounts import User

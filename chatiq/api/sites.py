@@ -11,7 +11,7 @@ from chatiq.core import fanout
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
 from chatiq.core.origins import normalize_origin, origin_from_domain
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import Bool, List, Str, make_id, parse_id
 from chatiq.core.security import new_token
 from chatiq.store import audit, sites

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from chatiq.api.common import ApiError, pool, query_date, require_user
-from chatiq.automation.hours import DAYS, valid_timezone
+from chatiq.automation.hours import DAYS
+from chatiq.core.timezones import valid_timezone
 from chatiq.core.protocol import make_id, parse_id
 from chatiq.store import analytics, sites
 from chatiq.store import automation as automation_store

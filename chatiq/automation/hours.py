@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
+from chatiq.core.timezones import valid_timezone
 from chatiq.core.protocol import iso
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -174,24 +175,6 @@ def hours_from_row(row: dict | None) -> Hours:
                             "schedule": row["schedule"], "exceptions": row["exceptions"]})
     except HoursError:
         return ALWAYS_OPEN
-
-
-_ZONES: frozenset[str] | None = None
-
-
-def valid_timezone(name) -> bool:
-    global _ZONES
-    if not isinstance(name, str) or not name or len(name) > 64:
-        return False
-    if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
-    if name in _ZONES or name == "UTC":
-        return True
-    try:  # a system database newer than available_timezones() saw
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return "/" in name
 
 
 # --- evaluation ------------------------------------------------------------------

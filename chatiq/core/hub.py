@@ -280,10 +280,3 @@ class Hub:
     def _relay(self, route: str, key: int, text: str, relay: bool) -> None:
         if relay and self.relay is not None:
             self.relay(route, key, text)
-
-    def all_peers(self) -> list[Peer]:
-        seen: set[Peer] = set()
-        for index in (self.visitor_peers, self.operator_peers):
-            for peers in index.values():
-                seen.update(peers)
-        return list(seen)

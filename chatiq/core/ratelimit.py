@@ -10,8 +10,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from chatiq.config import RateLimit
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: `burst` frames at once, refilled at `per_second`."""
+
+    burst: float
+    per_second: float
 
 
 # Widget joins per IP address. A page load is one join, a reconnect another; 30 at once

@@ -5,9 +5,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from chatiq.core.protocol import iso, make_id
-from chatiq.store.accounts import User
-from chatiq.store.sites import Site
-from chatiq.store.visitors import Visitor
 
 # What the widget shows when a site has not chosen otherwise.
 DEFAULT_SETTINGS = {
@@ -25,10 +22,6 @@ DEFAULT_SETTINGS = {
 
 def settings_object(stored: dict) -> dict:
     return {**DEFAULT_SETTINGS, **{k: v for k, v in stored.items() if k in DEFAULT_SETTINGS}}
-
-
-def reactor_id(kind: str, number: int) -> str:
-    return make_id("v" if kind == "visitor" else "u", number)
 
 
 def attachment_object(att_id: str | None, name: str | None, size: int | None,
@@ -107,18 +100,21 @@ def chat_summary(row: dict) -> dict:
     }
 
 
-def site_object(site: Site) -> dict:
+def site_object(site) -> dict:
+    """site: a store.sites.Site (core knows rows and dataclasses only by their fields)."""
     return {"id": make_id("s", site.id), "name": site.name, "domain": site.domain,
             "siteKey": site.site_key, "allowedOrigins": list(site.allowed_origins),
             "enabled": site.enabled, "createdAt": iso(site.created_at)}
 
 
-def user_object(user: User) -> dict:
+def user_object(user) -> dict:
+    """user: a store.accounts.User."""
     return {"id": make_id("u", user.id), "organizationId": make_id("o", user.org_id),
             "email": user.email, "name": user.name, "role": user.role,
             "language": user.language, "avatarUrl": user.avatar_url}
 
 
-def visitor_object(visitor: Visitor) -> dict:
+def visitor_object(visitor) -> dict:
+    """visitor: a store.visitors.Visitor."""
     return {"id": make_id("v", visitor.id), "name": visitor.display_name,
             "pageUrl": visitor.page_url, "pageTitle": visitor.page_title}

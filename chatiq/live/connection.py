@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -178,8 +179,11 @@ class Connection:
             frame = protocol.decode(text)
             ref = frame.ref
             data = protocol.validate(frame, self.specs)
-            handler = getattr(self, "on_" + frame.type.replace(":", "_").replace("-", "_"))
-            reply = await handler(frame, data)
+            handler = self.HANDLERS.get(frame.type)
+            if handler is not None:
+                reply = await handler(self, frame, data)
+            else:
+                reply = await self.feature_frame(frame, data)
             if ref is not None:
                 self.send_ack(ref, reply or {})
         except protocol.FrameRefError as exc:
@@ -201,6 +205,14 @@ class Connection:
 
     async def on_ping(self, frame: Frame, data: dict) -> dict:
         return {}
+
+    async def feature_frame(self, frame: Frame, data: dict) -> dict:
+        """A frame the protocol knows but this socket does not handle itself: a feature's
+        (keys.VISITOR_FRAMES), or refused when that feature is not installed."""
+        raise ProtocolError("bad_frame", f"{frame.type} is not supported by this server")
+
+    # frame type → handler(connection, frame, data) → the ack's data; each socket's own
+    HANDLERS: dict[str, Callable[..., Awaitable[dict]]] = {"ping": on_ping}
 
 
 def _peek_ref(text: str) -> str | None:

@@ -191,5 +191,14 @@ class OperatorConnection(Connection):
         return {"message": fanout.reaction_changed(self.hub, site_id, row)}
 
 
+    HANDLERS = {**Connection.HANDLERS,
+                "auth": on_auth, "chat:subscribe": on_chat_subscribe,
+                "chat:unsubscribe": on_chat_unsubscribe, "operator:message": on_operator_message,
+                "operator:typing": on_operator_typing, "operator:read": on_operator_read,
+                "chat:close": on_chat_close, "chat:reopen": on_chat_reopen,
+                "chat:assign": on_chat_assign, "operator:status": on_operator_status,
+                "message:react": on_message_react}
+
+
 async def operator_socket(request: web.Request) -> web.WebSocketResponse:
     return await OperatorConnection(request).run()

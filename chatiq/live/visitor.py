@@ -9,7 +9,6 @@ from aiohttp import web
 from chatiq.core import fanout, identity, protocol
 
 from chatiq import keys
-from chatiq.mail import transcript
 from chatiq.core.origins import origin_allowed
 from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
 from chatiq.core.ratelimit import whole_seconds
@@ -212,9 +211,12 @@ class VisitorConnection(Connection):
                 "pageUrl": self.visitor.page_url, "pageTitle": self.visitor.page_title}))
         return {}
 
-    async def on_visitor_email(self, frame: Frame, data: dict) -> dict:
+    async def feature_frame(self, frame: Frame, data: dict) -> dict:
+        handler = self.app.get(keys.VISITOR_FRAMES, {}).get(frame.type)
+        if handler is None:
+            return await super().feature_frame(frame, data)
         self._joined()
-        return await transcript.visitor_email(self, data)  # (ext) docs/email.md
+        return await handler(self, data)  # e.g. visitor:email, docs/email.md
 
     async def on_message_react(self, frame: Frame, data: dict) -> dict:
         self._joined()
@@ -226,6 +228,12 @@ class VisitorConnection(Connection):
                                     data["emoji"])
         row = await chats.message_in_chat(self.pool, self.chat_id, message_id)
         return {"message": fanout.reaction_changed(self.hub, self.site.id, row)}
+
+
+    HANDLERS = {**Connection.HANDLERS,
+                "visitor:join": on_visitor_join, "visitor:message": on_visitor_message,
+                "visitor:typing": on_visitor_typing, "visitor:read": on_visitor_read,
+                "visitor:page": on_visitor_page, "message:react": on_message_react}
 
 
 def _identity_state(decision: identity.Decision) -> dict | None:

@@ -16,7 +16,7 @@ from chatiq.panel import i18n
 from chatiq.panel.account import MIN_PASSWORD
 from chatiq.panel.render import render
 from chatiq.panel.session import language
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import hash_password
 from chatiq.store import accounts

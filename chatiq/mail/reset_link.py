@@ -8,7 +8,7 @@ from functools import partial
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.config import RateLimit
+from chatiq.core.ratelimit import RateLimit
 from chatiq.mail.cipher import seal, unseal
 from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, build, button, para

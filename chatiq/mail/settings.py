@@ -17,7 +17,7 @@ from chatiq.mail.messages import build, para, valid_address
 from chatiq.mail.sender import server_for
 from chatiq.outbox import DeliveryFailed
 from chatiq.mail.strings import translate
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import Int, ProtocolError, Str, iso
 from chatiq.core.security import new_token
 from chatiq.store import mail as store

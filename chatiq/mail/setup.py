@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chatiq import keys
-from chatiq.mail import reset_link, transcript
+from chatiq.mail import invites, reset_link, transcript
 from chatiq.mail.sender import email_sender
 from chatiq.outbox import register_sender
 
@@ -15,3 +15,6 @@ def setup_mail(app: web.Application) -> None:
     app[keys.TRANSCRIPT_LIMITER] = transcript.new_limiter()
     app[keys.RESET_IP_LIMITER], app[keys.RESET_EMAIL_LIMITER] = reset_link.new_limiters()
     register_sender(app, "email", email_sender)
+    app[keys.INVITE_MAILER] = invites.email_invitation
+    app[keys.VISITOR_FRAMES] = {**app.get(keys.VISITOR_FRAMES, {}),
+                                "visitor:email": transcript.visitor_email}

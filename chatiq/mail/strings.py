@@ -1,11 +1,13 @@
 """Email's strings in English and Ukrainian: the emails themselves (`mail.*`) and the
-settings and password reset pages (merged into chatiq.panel.i18n, so templates use `t`).
-
-The emails translate with this module's own `translate`: building an email must not load
-the panel, whose URL table imports this package's pages.
+settings and password reset pages; `translate` is core/i18n's, named here for the emails.
 """
 
 from __future__ import annotations
+
+from chatiq.core import i18n
+from chatiq.core.i18n import translate
+
+__all__ = ["EN", "UK", "translate"]
 
 EN = {
     "nav.mail": "Email",
@@ -209,8 +211,4 @@ UK = {
     "reset.rate_limited": "Забагато запитів. Спробуйте знову через {seconds} с.",
 }
 
-
-def translate(lang: str, key: str, **values) -> str:
-    """The text for key in lang ("uk" or English), formatted with values."""
-    text = (UK if lang == "uk" else EN).get(key) or EN[key]
-    return text.format(**values) if values else text
+i18n.add(EN, UK)

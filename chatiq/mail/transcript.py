@@ -15,7 +15,7 @@ from functools import partial
 from chatiq.core import fanout
 
 from chatiq import keys
-from chatiq.config import RateLimit
+from chatiq.core.ratelimit import RateLimit
 from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, author, build, para, valid_address
 from chatiq.mail.strings import translate

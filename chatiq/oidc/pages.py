@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from chatiq import keys
-from chatiq.config import RateLimit
+from chatiq.core.ratelimit import RateLimit
 from chatiq.oidc import authorize
 from chatiq.oidc.errors import OidcError
 from chatiq.oidc.idtoken import Identity
@@ -22,7 +22,7 @@ from chatiq.panel.access import safe_next
 from chatiq.panel.render import render
 from chatiq.panel.session import sign_in
 from chatiq.panel.sites import own_origin
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.core.security import hash_password, new_token, same
 from chatiq.store import accounts, audit, identities

@@ -12,7 +12,7 @@ from chatiq.panel import i18n
 from chatiq.panel.access import safe_next
 from chatiq.panel.render import render
 from chatiq.panel.session import LANGUAGES, current_user, language, sign_in, sign_out
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import ProtocolError, Str, clean_fields
 from chatiq.core.security import check_password, hash_password
 from chatiq.store import accounts, audit, invitations

@@ -20,10 +20,10 @@ async def form_error(request: web.Request, exc: ApiError | ProtocolError,
     field = exc.field or ""
     base = field.split("[", 1)[0]
     key = "form.invalid." + base
-    if key not in i18n.STRINGS["en"]:
+    if not i18n.known(key):
         key = "form.invalid"
     if getattr(exc, "code", "") == "too_large":
         key = "form.too_long"
     label_key = "label." + base
-    label = i18n.translate(lang, label_key) if label_key in i18n.STRINGS["en"] else base
+    label = i18n.translate(lang, label_key) if i18n.known(label_key) else base
     return {"form": form, "field": field, "text": i18n.translate(lang, key, field=label)}

@@ -1,15 +1,15 @@
-"""Every panel string in English and Ukrainian; `translate(lang, key, **values)`.
+"""The panel's strings in English and Ukrainian (features keep theirs beside them);
+`translate` and the rest are core/i18n's, named here for the panel's modules.
 
 Keys starting with `js.` are handed to the live view's JavaScript.
 """
 
 from __future__ import annotations
 
-from chatiq.mail import strings as mail_strings
-from chatiq.privacy import strings as privacy_strings
-from chatiq.webhooks import strings as webhook_strings
+from chatiq.core import i18n
+from chatiq.core.i18n import LANGUAGES, js_strings, known, translate
 
-LANGUAGES = ("en", "uk")
+__all__ = ["EN", "LANGUAGES", "UK", "js_strings", "known", "translate"]
 
 EN = {
     "app.name": "ChatIQ",
@@ -609,26 +609,4 @@ UK = {
     "day.sun": "Нд",
 }
 
-# The privacy pages keep their strings beside them (chatiq/privacy/strings.py).
-EN.update(privacy_strings.EN)
-UK.update(privacy_strings.UK)
-# So do the webhook pages (chatiq/webhooks/strings.py).
-EN.update(webhook_strings.EN)
-UK.update(webhook_strings.UK)
-# Email's pages and the emails themselves: chatiq/mail/strings.py.
-EN.update(mail_strings.EN)
-UK.update(mail_strings.UK)
-
-# language → key → text
-STRINGS = {"en": EN, "uk": UK}
-
-
-def translate(lang: str, key: str, **values) -> str:
-    """The text for key in lang (English if missing there, the key itself as a last resort)."""
-    text = STRINGS.get(lang, EN).get(key) or EN.get(key) or key
-    return text.format(**values) if values else text
-
-
-def js_strings(lang: str) -> dict[str, str]:
-    table = STRINGS.get(lang, EN)
-    return {key[3:]: text for key, text in table.items() if key.startswith("js.")}
+i18n.add(EN, UK)

@@ -12,9 +12,8 @@ from chatiq.api.sites import SETTINGS, clean_settings
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.sites import owned_site
-from chatiq.privacy.pages import retention_of
 from chatiq.core.protocol import ProtocolError, clean_fields
-from chatiq.store import site_identity, sites
+from chatiq.store import retention, site_identity, sites
 from chatiq.core.wire import settings_object
 
 # Text settings an owner may clear: an empty box means "none", not an empty string.
@@ -37,7 +36,7 @@ async def settings_page(request: web.Request) -> web.Response:
     return await render(request, "site_settings.html", {
         "site": site, "s": settings_object(stored),
         "identity": await site_identity.ensure(request.app[keys.POOL], site.id),
-        "retention_days": await retention_of(request, site.id),
+        "retention_days": await retention.retention_days(request.app[keys.POOL], site.id),
         "flash": await take_flash(request)})
 
 
@@ -50,7 +49,7 @@ async def save_settings(request: web.Request) -> web.Response:
         return await render(request, "site_settings.html", {
             "site": site, "s": {**settings_object({}), **values},
             "identity": await site_identity.ensure(request.app[keys.POOL], site.id),
-            "retention_days": await retention_of(request, site.id),
+            "retention_days": await retention.retention_days(request.app[keys.POOL], site.id),
             "error": await form_error(request, exc, "settings")}, status=422)
     for name in _CLEARABLE:
         if changes.get(name) == "":

@@ -12,7 +12,7 @@ from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origin
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import accounts, audit, sites
 from chatiq.store.db import NotFound

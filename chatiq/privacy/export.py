@@ -19,7 +19,7 @@ from aiohttp import web
 
 from chatiq import keys
 from chatiq.api.common import ApiError, query_date
-from chatiq.automation.hours import valid_timezone
+from chatiq.core.timezones import valid_timezone
 from chatiq.privacy.download import start_download, stream_failed
 from chatiq.core.protocol import iso, make_id, parse_id
 from chatiq.store import audit, sites

@@ -23,7 +23,6 @@ from chatiq.privacy.api import MAX_RETENTION_DAYS, change_retention
 from chatiq.privacy.transcripts import stream_transcript, transcript_format
 from chatiq.core.protocol import make_id, parse_id
 from chatiq.store import audit, sites, visitor_data
-from chatiq.store import retention as retention_store
 from chatiq.core.wire import settings_object
 
 AUDIT_PAGE = 50
@@ -94,11 +93,6 @@ async def retention_save(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/admin/sites/{make_id('s', site.id)}/settings")
 
 
-async def retention_of(request: web.Request, site_id: int) -> int | None:
-    """For the site settings page: the site's retention period in days (None: forever)."""
-    return await retention_store.retention_days(request.app[keys.POOL], site_id)
-
-
 async def audit_page(request: web.Request) -> web.Response:
     user = await require_owner(request)
     pool = request.app[keys.POOL]
@@ -127,4 +121,4 @@ async def audit_page(request: web.Request) -> web.Response:
 def action_label(lang: str, action: str) -> str:
     """The action's name in the user's language; the raw name for one we have no words for."""
     key = "audit.action." + action
-    return i18n.translate(lang, key) if key in i18n.STRINGS["en"] else action
+    return i18n.translate(lang, key) if i18n.known(key) else action

@@ -3,6 +3,8 @@ chatiq.panel.i18n, so templates use them through `t` like every other string).""
 
 from __future__ import annotations
 
+from chatiq.core import i18n
+
 EN = {
     "nav.audit": "Audit log",
     # transcripts
@@ -144,3 +146,5 @@ UK = {
     "audit.action.visitor.exported": "Експорт даних відвідувача",
     "audit.action.visitor.erased": "Видалено дані відвідувача",
 }
+
+i18n.add(EN, UK)

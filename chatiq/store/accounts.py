@@ -99,10 +99,16 @@ async def set_language(pool, user_id: int, language: str) -> None:
                       {"l": language, "id": user_id})
 
 
-async def set_password(pool, user_id: int, password_hash: str) -> None:
-    await db.fetchone(
-        pool, "UPDATE users SET password_hash = %(h)s, token_version = token_version + 1"
-              " WHERE id = %(id)s RETURNING id", {"h": password_hash, "id": user_id})
+async def store_password(cur, user_id: int, password_hash: str, *,
+                         only_if_unset: bool = False) -> bool:
+    """Set a user's password inside the caller's transaction; every earlier token and
+    session of theirs ends (token_version). only_if_unset: not over a password someone set
+    meanwhile. False when no row changed."""
+    await cur.execute(
+        "UPDATE users SET password_hash = %(h)s, token_version = token_version + 1"
+        " WHERE id = %(u)s AND (NOT %(unset)s OR password_hash IS NULL) RETURNING id",
+        {"h": password_hash, "u": user_id, "unset": only_if_unset})
+    return await cur.fetchone() is not None
 
 
 async def set_role(pool, org_id: int, user_id: int, role: str) -> User:

@@ -11,7 +11,7 @@ import psycopg2
 
 from chatiq.core.security import token_hash
 from chatiq.store import db
-from chatiq.store.accounts import User, user_by_id
+from chatiq.store.accounts import User, store_password, user_by_id
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,7 @@ async def accept_invitation_with_identity(pool, *, user_id: int, issuer: str, su
                 " AND used_at IS NULL AND expires_at > now() RETURNING id", {"u": user_id})
             if not await cur.fetchall():
                 return False
-            await cur.execute(
-                "UPDATE users SET password_hash = %(h)s, token_version = token_version + 1"
-                " WHERE id = %(u)s AND password_hash IS NULL RETURNING id",
-                {"h": password_hash, "u": user_id})
-            if await cur.fetchone() is None:
+            if not await store_password(cur, user_id, password_hash, only_if_unset=True):
                 raise db.Conflict("the invitation was accepted meanwhile")
             await cur.execute(
                 "INSERT INTO user_identities (user_id, issuer, subject, email)"

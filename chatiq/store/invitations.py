@@ -7,7 +7,7 @@ from datetime import datetime
 
 from chatiq.core.security import token_hash
 from chatiq.store import db
-from chatiq.store.accounts import User, create_operator
+from chatiq.store.accounts import User, create_operator, store_password
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ async def accept_invitation(pool, invitation_id: int, *, name: str, password_has
         row = await cur.fetchone()
         if row is None:
             return False
-        await cur.execute(
-            "UPDATE users SET name = %(n)s, password_hash = %(h)s,"
-            " token_version = token_version + 1 WHERE id = %(u)s",
-            {"n": name, "h": password_hash, "u": row["user_id"]})
+        await cur.execute("UPDATE users SET name = %(n)s WHERE id = %(u)s",
+                          {"n": name, "u": row["user_id"]})
+        await store_password(cur, row["user_id"], password_hash)
         return True

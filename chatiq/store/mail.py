@@ -8,6 +8,7 @@ from datetime import datetime
 
 from chatiq.core.security import token_hash
 from chatiq.store import db, outbox
+from chatiq.store.accounts import store_password
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,7 @@ async def use_reset(pool, reset_id: int, password_hash: str) -> int | None:
         row = await cur.fetchone()
         if row is None:
             return None
-        await cur.execute(
-            "UPDATE users SET password_hash = %(h)s, token_version = token_version + 1"
-            " WHERE id = %(u)s", {"h": password_hash, "u": row["user_id"]})
+        await store_password(cur, row["user_id"], password_hash)
         return row["user_id"]
 
 

@@ -95,12 +95,6 @@ async def touch_visitor(pool, visitor_id: int, info: dict) -> Visitor:
     return Visitor(**row)
 
 
-async def visitor_by_id(pool, visitor_id: int) -> Visitor | None:
-    row = await db.fetchone(
-        pool, "SELECT " + _COLUMNS + " FROM visitors WHERE id = %(id)s", {"id": visitor_id})
-    return None if row is None else Visitor(**row)
-
-
 @dataclass(frozen=True)
 class VerifiedJoin:
     visitor: Visitor

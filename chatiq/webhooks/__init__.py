@@ -2,6 +2,7 @@
 
 `setup_webhooks(app)` puts the event hook at `keys.WEBHOOKS` (the store calls it inside the
 transactions that store events, see events.py) and registers the outbox sender (sender.py).
+Importing any part of the package adds its strings to core/i18n's tables.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.outbox import register_sender, wake
 from chatiq.store.webhooks import KIND
+from chatiq.webhooks import strings as _strings  # noqa: F401 - registers the texts
 from chatiq.webhooks.events import EVENTS, WebhookEvents
 from chatiq.webhooks.sender import WebhookSender
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, query_int, read_json, require_owner, require_user
 from chatiq.outbox import wake
-from chatiq.privacy.audit import record_request
+from chatiq.api.audit import record_request
 from chatiq.core.protocol import Bool, List, Str, iso, make_id, parse_id
 from chatiq.store import outbox, sites
 from chatiq.store import webhooks as store

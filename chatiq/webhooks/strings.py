@@ -3,6 +3,8 @@ templates use them through `t` like every other string)."""
 
 from __future__ import annotations
 
+from chatiq.core import i18n
+
 EN = {
     "sites.webhooks": "Webhooks",
     "webhooks.title": "Webhooks: {site}",
@@ -106,3 +108,5 @@ UK = {
     "form.invalid.url": "Введіть адресу http:// або https:// сервера в інтернеті (не приватну, локальну чи зарезервовану), без імені користувача, пароля та #фрагмента.",
     "form.invalid.events": "Виберіть хоча б одну подію.",
 }
+
+i18n.add(EN, UK)
