@@ -162,6 +162,10 @@ _AFTER = (
     " DELETE FROM chats WHERE id = ANY(%(unused)s) AND last_seq = 0;"
     + MESSAGE_SELECT + " WHERE m.id = ANY(%(ids)s)")
 
+# Pool connections that have _PREPARE'd: a prepared statement lives as long as its
+# connection (a reconnected one is a new object), whichever writer prepared it.
+_PREPARED: weakref.WeakSet = weakref.WeakSet()
+
 # Past this, a batch's NOTIFY payload could pass PostgreSQL's 8000-byte limit.
 MAX_BATCH = 200
 # A concurrent transaction storing the same clientId at the same moment makes the batch
@@ -213,8 +217,6 @@ class MessageWriter:
         self._queues: list[deque[_Item]] = [deque() for _ in range(lanes)]
         self._wakes = [asyncio.Event() for _ in range(lanes)]
         self._tasks: list[asyncio.Task] = []
-        # pool connections that have _PREPARE'd (a reconnected one is a new object)
-        self._prepared: weakref.WeakSet = weakref.WeakSet()
         self.batches = 0  # counters for tests and benchmarks
         self.messages = 0
 
@@ -309,9 +311,9 @@ class MessageWriter:
         try:
             cur = await conn.cursor()
             try:
-                if conn not in self._prepared:
+                if conn not in _PREPARED:
                     await cur.execute(_PREPARE)
-                    self._prepared.add(conn)
+                    _PREPARED.add(conn)
                 try:
                     outcomes = await self._statements(cur, batch)
                 except BaseException:
