@@ -1,7 +1,7 @@
 """Verified visitor identity: the site's backend signs its customer's id, we check the hash.
 
 Pure: no I/O. `decide` turns a site's identity settings and a join's `user` into what the
-join may do; ws_visitor.py acts on it and docs/identity.md explains it to site owners.
+join may do; live/visitor.py acts on it and docs/identity.md explains it to site owners.
 """
 
 from __future__ import annotations
