@@ -30,6 +30,11 @@ HEARTBEAT_SECONDS = 5.0     # how soon a dead LISTEN connection is noticed
 PRESENCE_SECONDS = 5.0      # how often each process reports its operators
 PRESENCE_TTL = 15.0         # a process silent this long is taken as gone
 REPLAY_MARGIN_SECONDS = 5.0  # messages' created_at is their transaction's start, not commit
+# A process that has heard no other for this long stops relaying (a single process paid a
+# NOTIFY for every typing event); twice the presence period, so a starting process hears
+# the others first.
+ALONE_AFTER_SECONDS = 2 * PRESENCE_SECONDS + 1
+STASH_TTL_SECONDS = 60.0    # a stashed large event is read within seconds, or never
 
 
 class Bus:
@@ -50,10 +55,13 @@ class Bus:
         self.replays = 0
         # topic → what to call with a `signal`'s data when another process sends one
         self.handlers: dict[str, Callable[[dict], Awaitable[None]]] = {}
-        self._handling: set[asyncio.Task] = set()  # handler calls running now
+        self._handling: set[asyncio.Task] = set()  # handler calls and stashes running now
+        self._started = time.monotonic()
+        self._pruned = time.monotonic()
 
     async def start(self) -> None:
         self.hub.relay = self.publish
+        self._presence_due.set()  # say who is here at once: the others learn of us
         self._tasks = [asyncio.create_task(self._listen_loop()),
                        asyncio.create_task(self._publish_loop()),
                        asyncio.create_task(self._presence_loop())]
@@ -81,13 +89,30 @@ class Bus:
         if route == "presence":
             self._presence_due.set()
             return
+        if self._alone():
+            return  # nobody else listens: nothing to relay
         payload = json.dumps({"n": self.node, "r": route, "k": key, "f": text},
                              ensure_ascii=False, separators=(",", ":"))
         if len(payload.encode()) > MAX_PAYLOAD:
-            log.warning("not relaying a %d-byte %s event: too large for NOTIFY", len(payload), route)
+            self._stash(payload)  # too large for NOTIFY: relayed by id
             return
         self._outbox.append(payload)
         self._wake.set()
+
+    def _alone(self) -> bool:
+        """No other process has reported for a while (and we have listened long enough to
+        have heard one): relaying would only cost a NOTIFY nobody reads."""
+        return not self._nodes_seen and time.monotonic() - self._started > ALONE_AFTER_SECONDS
+
+    def _stash(self, payload: str) -> None:
+        task = asyncio.get_running_loop().create_task(channel.stash(self.pool, self.node, payload))
+        self._handling.add(task)
+        task.add_done_callback(self._stashed)
+
+    def _stashed(self, task: asyncio.Task) -> None:
+        self._handling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not relay a large event to other processes: %s", task.exception())
 
     def signal(self, topic: str, data: dict) -> None:
         """Tell the other processes that something they cache changed (e.g. a site's
@@ -119,6 +144,12 @@ class Bus:
             except asyncio.TimeoutError:
                 pass
             self._presence_due.clear()
+            if time.monotonic() - self._pruned > STASH_TTL_SECONDS:
+                self._pruned = time.monotonic()
+                try:
+                    await channel.prune_stash(self.pool, STASH_TTL_SECONDS)
+                except Exception:  # best effort; the next round tries again
+                    log.warning("could not prune the bus stash")
             report = {str(u): [status, sorted(sites)]
                       for u, (status, sites) in self.hub.local_presence().items()}
             self._outbox.append(json.dumps({"n": self.node, "t": "p", "o": report},
@@ -187,11 +218,22 @@ class Bus:
         node = event.get("n")
         if node == self.node:
             return
+        if "x" in event:  # a large event, stashed: read it by id
+            stashed = await channel.unstash(self.pool, int(event["x"]))
+            if stashed is None:
+                return
+            try:
+                event = json.loads(stashed)
+            except ValueError:
+                return
         if "m" in event:
             await self._deliver_messages([tuple(p) for p in event["m"]], event.get("c") or [])
         elif "r" in event:
             self.hub.deliver(event["r"], int(event["k"]), event["f"])
         elif event.get("t") == "p":
+            if node not in self._nodes_seen:
+                # A process we did not know: tell it who is here now, not in five seconds.
+                self._presence_due.set()
             self._nodes_seen[node] = time.monotonic()
             operators = {int(u): (status, frozenset(sites))
                          for u, (status, sites) in event.get("o", {}).items()}

@@ -22,6 +22,26 @@ async def notify(pool, payloads: list[str]) -> None:
                               {"ch": EVENTS_CHANNEL, "p": payload})
 
 
+async def stash(pool, node: str, payload: str) -> None:
+    """Relay a payload too large for NOTIFY: keep it in bus_stash and NOTIFY its id."""
+    async with db.cursor(pool) as cur:
+        await cur.execute(
+            "WITH s AS (INSERT INTO bus_stash (payload) VALUES (%(p)s) RETURNING id)"
+            " SELECT pg_notify(%(ch)s, json_build_object('n', %(n)s::text, 'x', s.id)::text)"
+            " FROM s", {"p": payload, "ch": EVENTS_CHANNEL, "n": node})
+
+
+async def unstash(pool, stash_id: int) -> str | None:
+    row = await db.fetchone(pool, "SELECT payload FROM bus_stash WHERE id = %(id)s",
+                            {"id": stash_id})
+    return None if row is None else row["payload"]
+
+
+async def prune_stash(pool, older_than_seconds: float = 60.0) -> None:
+    await db.fetchone(pool, "DELETE FROM bus_stash WHERE created_at < now() - make_interval("
+                            "secs => %(s)s) RETURNING 1", {"s": older_than_seconds})
+
+
 async def listen(dsn: str, node: str):
     """A dedicated connection LISTENing on the channel, and its cursor. Named, so an
     operator (or a test) can find and cut it in pg_stat_activity."""

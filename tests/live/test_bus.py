@@ -104,3 +104,36 @@ async def test_a_lost_listen_connection_replays_what_was_missed_once(here, elsew
     got = await frames(op, 3)
     seqs = [f["data"]["message"]["seq"] for f in got if f["type"] == "visitor:message"]
     assert bus.replays >= 1 and seqs == [1, 2]  # the missed one came, nothing twice
+
+
+async def test_a_large_event_is_relayed_by_id_and_a_lone_process_relays_nothing(
+        here, pool, database_url, sql, caplog):
+    """Regression: a 9,000-character message made a lone process log 'not relaying a
+    10054-byte site_operators event: too large for NOTIFY' although nobody listened."""
+    hub, bus = here
+    other_hub = Hub()
+    other = Bus(other_hub, pool, database_url, "other")
+    await other.start()
+    try:
+        await asyncio.wait_for(other.connected.wait(), 10)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not (bus._nodes_seen and other._nodes_seen) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        op = operator(other_hub, 5)
+        big = "x" * 9000
+        hub.to_site_operators(5, json.dumps({"type": "chat:updated", "data": {"t": big}}))
+        got = await frames(op, 1)
+        assert got and got[0]["data"]["t"] == big
+        assert sql("SELECT count(*) FROM bus_stash")[0][0] == 1
+    finally:
+        await other.stop()
+    # Alone again (the other said bye): nothing is relayed, nothing is logged.
+    bus._started -= 60
+    bus._nodes_seen.clear()
+    before = sql("SELECT count(*) FROM bus_stash")[0][0]
+    with caplog.at_level("WARNING"):
+        hub.to_site_operators(5, json.dumps({"t": "y" * 9000}))
+        await asyncio.sleep(0.2)
+    assert sql("SELECT count(*) FROM bus_stash")[0][0] == before
+    assert "too large" not in caplog.text and "could not relay" not in caplog.text
