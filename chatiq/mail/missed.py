@@ -1,6 +1,6 @@
 """The missed-chat email: a visitor's message had no reply from the team in time.
 
-The job is enqueued with the message (store/mail.enqueue_missed), delayed by the site's
+The job is enqueued with the message (store/mail.ENQUEUE_MISSED, in the writer's batch), delayed by the site's
 wait; here, when it falls due, it is sent only if nobody answered meanwhile. A restart
 in between changes nothing: the job waits in the database.
 """

@@ -93,7 +93,8 @@ async def sites_missed_chat(pool, org_id: int) -> list[dict]:
 # the message does. The key names the team's last reply before the visitor wrote: every
 # message until the next reply maps to the same job (ON CONFLICT), so the wait runs from
 # the first unanswered one. Organizations without SMTP settings enqueue nothing.
-_ENQUEUE_MISSED = """
+# Also sent by the writer, in its batch's last round trip (store/writer.py).
+ENQUEUE_MISSED = """
 INSERT INTO outbox (org_id, kind, dedupe_key, payload, next_attempt_at)
 SELECT s.org_id, 'email', 'missed:' || c.id || ':' || op.seq,
        jsonb_build_object('type', 'missed', 'chat', c.id, 'after', op.seq),
@@ -106,12 +107,6 @@ SELECT s.org_id, 'email', 'missed:' || c.id || ':' || op.seq,
    AND EXISTS (SELECT 1 FROM mail_settings ms WHERE ms.org_id = s.org_id)
 ON CONFLICT (kind, dedupe_key) DO NOTHING
 """
-
-
-async def enqueue_missed(cur, chat_ids: list[int]) -> None:
-    """Start the missed-chat wait for chats that just got a visitor message (in the
-    caller's transaction; a chat already waiting since an earlier message keeps its job)."""
-    await cur.execute(_ENQUEUE_MISSED, {"chats": chat_ids})
 
 
 async def last_operator_seq(pool, chat_id: int) -> int | None:

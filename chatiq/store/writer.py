@@ -23,8 +23,8 @@ import psycopg2
 
 from chatiq.core.fanout import Posted
 from chatiq.store import db
-from chatiq.store.chats import CHAT_SELECT, MESSAGE_SELECT, EventHook
-from chatiq.store.mail import enqueue_missed
+from chatiq.store.chats import CHAT_SELECT, EventHook
+from chatiq.store.mail import ENQUEUE_MISSED
 from chatiq.store.notify import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ WITH input AS (
     INSERT INTO messages (chat_id, seq, client_id, author_kind, author_id, text, attachment_id)
     SELECT chat_id, seq, cid, kind, author, body, att FROM ok ORDER BY ord
     ON CONFLICT (author_kind, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
-    RETURNING id, chat_id, seq
+    RETURNING id, chat_id, seq, client_id, author_kind, author_id, text, reactions,
+              created_at, read_at, attachment_id
 ), per_chat AS (
     SELECT chat_id, count(*) AS n, min(ord) FILTER (WHERE reopen) AS reopen_ord,
            (array_agg(author ORDER BY ord) FILTER (WHERE kind = 'operator'))[1] AS operator,
@@ -133,17 +134,30 @@ WITH input AS (
       FROM per_chat p WHERE c.id = p.chat_id
     RETURNING c.id
 )
-SELECT i.ord, i.chat_id, l.site_id, coalesce(ins.id, dup.id) AS message_id, ok.seq,
-       ins.id IS NOT NULL AS created, (SELECT count(*) FROM ok) AS planned,
-       l.id IS NOT NULL AS chat_found, ok.ord IS NOT NULL AS accepted,
-       ok.ord IS NOT NULL AND ok.ord = p.reopen_ord AND l.status = 'closed' AS reopened,
-       ok.ord IS NOT NULL AND ok.ord = p.operator_ord AND l.assigned_to IS NULL AS took
+SELECT i.ord AS w_ord, i.chat_id AS w_chat_id, l.site_id AS w_site_id,
+       (SELECT count(*) FROM ok) AS w_planned, l.id IS NOT NULL AS w_chat_found,
+       coalesce(r.created, false) AS w_created,
+       ok.ord IS NOT NULL AND ok.ord = p.reopen_ord AND l.status = 'closed' AS w_reopened,
+       ok.ord IS NOT NULL AND ok.ord = p.operator_ord AND l.assigned_to IS NULL AS w_took,
+       r.id, r.chat_id, r.seq, r.client_id, r.author_kind, r.author_id, r.text, r.reactions,
+       r.created_at, r.read_at,
+       u.name AS operator_name, u.avatar_url AS operator_avatar, v.name AS visitor_name,
+       a.id AS att_id, a.name AS att_name, a.size AS att_size, a.mime AS att_mime,
+       a.has_thumb AS att_thumb
   FROM input i
   LEFT JOIN locked l ON l.id = i.chat_id
-  LEFT JOIN dup ON dup.ord = i.ord
   LEFT JOIN ok ON ok.ord = i.ord
-  LEFT JOIN ins ON ins.chat_id = ok.chat_id AND ins.seq = ok.seq
   LEFT JOIN per_chat p ON p.chat_id = ok.chat_id
+  LEFT JOIN LATERAL (
+      SELECT ins.*, true AS created FROM ins WHERE ins.chat_id = ok.chat_id AND ins.seq = ok.seq
+      UNION ALL
+      SELECT m.id, m.chat_id, m.seq, m.client_id, m.author_kind, m.author_id, m.text,
+             m.reactions, m.created_at, m.read_at, m.attachment_id, false
+        FROM dup JOIN messages m ON m.id = dup.id WHERE dup.ord = i.ord
+  ) r ON true
+  LEFT JOIN users u ON r.author_kind = 'operator' AND u.id = r.author_id
+  LEFT JOIN visitors v ON r.author_kind = 'visitor' AND v.id = r.author_id
+  LEFT JOIN attachments a ON a.id = r.attachment_id
  ORDER BY i.ord
 """
 
@@ -155,12 +169,10 @@ for _n, _name in enumerate(_PARAMS, 1):
     _PREPARE = _PREPARE.replace(f"%({_name})s", f"${_n}")
 _EXECUTE = "EXECUTE chatiq_store (" + ", ".join(f"%({n})s" for n in _PARAMS) + ")"
 
-# After the batch statement, one round trip: the NOTIFY (sent only if we commit), chats this
-# batch created but did not use (their only post was refused), and the stored rows.
-_AFTER = (
-    "SELECT pg_notify(%(ch)s, %(payload)s);"
-    " DELETE FROM chats WHERE id = ANY(%(unused)s) AND last_seq = 0;"
-    + MESSAGE_SELECT + " WHERE m.id = ANY(%(ids)s)")
+# The batch's last round trip: the NOTIFY (sent only because we commit), the chats this
+# batch made but did not use (their only post was refused), the missed-chat clock, COMMIT.
+_NOTIFY = "SELECT pg_notify(%(ch)s, %(payload)s);"
+_UNUSED = " DELETE FROM chats WHERE id = ANY(%(unused)s) AND last_seq = 0;"
 
 # Pool connections that have _PREPARE'd: a prepared statement lives as long as its
 # connection (a reconnected one is a new object), whichever writer prepared it.
@@ -320,7 +332,6 @@ class MessageWriter:
                     if not conn.closed:
                         await cur.execute("ROLLBACK")
                     raise
-                await cur.execute("COMMIT")
             finally:
                 cur.close()
         except psycopg2.OperationalError as exc:
@@ -336,8 +347,8 @@ class MessageWriter:
         return outcomes
 
     async def _statements(self, cur, batch: list[_Item]) -> list[_Outcome]:
-        """Everything between BEGIN and COMMIT. A batch of posts into known chats (the
-        usual case) costs two round trips here: the batch statement, then _AFTER."""
+        """BEGIN … COMMIT. A batch of posts into known chats (the usual case) is two round
+        trips: the batch statement (which returns the stored rows), then NOTIFY + COMMIT."""
         posts = [item.post for item in batch]
         outcomes = [_Outcome() for _ in batch]
         chat_ids = [p.chat_id for p in posts]
@@ -358,44 +369,54 @@ class MessageWriter:
             "t": texts, "att": [p.attachment_id for p in posts],
             "re": [p.reopen for p in posts]})
         rows = await cur.fetchall()
-        if sum(r["created"] for r in rows) < rows[0]["planned"]:
+        if sum(r["w_created"] for r in rows) < rows[0]["w_planned"]:
             raise _Race()  # rolled back by the caller; the retry finds the copy
-        ids, pairs, used = [], [], set()
-        # A second copy of one clientId inside this batch is answered with the first's row.
-        copies = {_copy_key(posts[r["ord"] - 1]): r["message_id"] for r in rows
-                  if r["created"] and posts[r["ord"] - 1].client_id is not None}
+        self._settle(posts, rows, outcomes, made)
+        await self._after_store(cur, batch, outcomes)
+        stored = [o.row for o in outcomes if o.created]
+        used = {row["chat_id"] for row in stored}
+        final = _NOTIFY
+        params = {"ch": EVENTS_CHANNEL, "payload": json.dumps(
+            {"n": self.node, "m": [(row["chat_id"], row["seq"]) for row in stored],
+             "c": sorted(made & used)}, separators=(",", ":"))}
+        if made - used:
+            final += _UNUSED
+            params["unused"] = sorted(made - used)
+        waiting = sorted({row["chat_id"] for row in stored if row["author_kind"] == "visitor"})
+        if waiting:  # a visitor now waiting on the team starts the missed-chat email's clock
+            final += ENQUEUE_MISSED + ";"
+            params["chats"] = waiting
+        await cur.execute(final + " COMMIT", params)
+        return outcomes
+
+    @staticmethod
+    def _settle(posts: list[Post], rows: list[dict], outcomes: list[_Outcome],
+                made: set[int]) -> None:
+        """Each post's outcome from the batch statement's rows (one per post, in order)."""
+        first_copy: dict[tuple, dict] = {}  # a clientId stored by this batch → its row
+        announced: set[int] = set()
         for row in rows:
-            out = outcomes[row["ord"] - 1]
+            n = row["w_ord"] - 1
+            out, post = outcomes[n], posts[n]
             if out.declined:
                 continue
-            post = posts[row["ord"] - 1]
-            if row["message_id"] is None and post.client_id is not None:
-                row["message_id"] = copies.get(_copy_key(post))
-            if row["message_id"] is None:
-                out.error = db.NotFound("attachment not found" if row["chat_found"]
+            message = {k: v for k, v in row.items() if not k.startswith("w_")}
+            if row["id"] is None and post.client_id is not None:
+                # A second copy of one clientId inside this batch: the first's row.
+                message = first_copy.get(_copy_key(post))
+            if message is None or message["id"] is None:
+                out.error = db.NotFound("attachment not found" if row["w_chat_found"]
                                         else "chat not found")
                 continue
-            ids.append(row["message_id"])
-            out.created, out.site_id = row["created"], row["site_id"]
-            out.reopened, out.took = row["reopened"], row["took"]
+            out.row, out.created, out.site_id = message, row["w_created"], row["w_site_id"]
+            out.reopened, out.took = row["w_reopened"], row["w_took"]
             if out.created:
-                pairs.append((row["chat_id"], row["seq"]))
-                if row["chat_id"] in made and row["chat_id"] not in used:
+                if post.client_id is not None:
+                    first_copy[_copy_key(post)] = message
+                chat_id = message["chat_id"]
+                if chat_id in made and chat_id not in announced:
                     out.chat_created = True  # the chat's first message announces it
-                used.add(row["chat_id"])
-        await cur.execute(_AFTER, {
-            "ch": EVENTS_CHANNEL, "ids": ids,
-            "unused": [c for c in made if c not in used],
-            "payload": json.dumps({"n": self.node, "m": pairs,
-                                   "c": sorted(made & used)},
-                                  separators=(",", ":"))})
-        by_id = {r["id"]: r for r in await cur.fetchall()}
-        for row in rows:
-            out = outcomes[row["ord"] - 1]
-            if out.error is None and not out.declined:
-                out.row = by_id[row["message_id"]]
-        await self._after_store(cur, batch, outcomes)
-        return outcomes
+                    announced.add(chat_id)
 
     @staticmethod
     async def _visitor_chats(cur, posts: list[Post], chat_ids: list[int | None]) -> set[int]:
@@ -415,9 +436,10 @@ class MessageWriter:
         return made
 
     async def _after_store(self, cur, batch: list[_Item], outcomes: list[_Outcome]) -> None:
-        """Inside the transaction, once per batch: guards' links, the event hooks, the
-        missed-chat clock, and the changed chats' summaries for the fan-out."""
-        waiting, changed = set(), set()
+        """Inside the transaction, once per batch: guards' links, the event hooks (webhook
+        jobs; usually no query: the hook caches which sites have none), and the changed
+        chats' summaries for the fan-out (only when a chat was made, reopened or taken)."""
+        changed = set()
         for item, out in zip(batch, outcomes):
             if not out.created:
                 continue
@@ -431,10 +453,6 @@ class MessageWriter:
                     await self.on_event(cur, "chat.started", out.site_id,
                                         {"chat_id": row["chat_id"]})
                 await self.on_event(cur, "message.created", out.site_id, {"message": row})
-            if row["author_kind"] == "visitor":
-                waiting.add(row["chat_id"])
-        if waiting:  # a visitor now waiting on the team starts the missed-chat email's clock
-            await enqueue_missed(cur, sorted(waiting))
         if changed:
             await cur.execute(CHAT_SELECT + " WHERE c.id = ANY(%(ids)s)",
                               {"ids": sorted(changed)})
