@@ -18,6 +18,7 @@ from chatiq.live.bus import Bus
 from chatiq.automation import setup_automation
 from chatiq.config import Config
 from chatiq.core.hub import Hub
+from chatiq.core.proxies import see_client
 from chatiq.mail.setup import setup_mail
 from chatiq.outbox import setup_outbox
 from chatiq.oidc.pages import setup_oidc
@@ -53,6 +54,22 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers["Content-Security-Policy"] = csp + "; frame-ancestors 'none'"
     if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
         response.headers.setdefault("X-Frame-Options", "DENY")
+
+
+@web.middleware
+async def forwarded(request: web.Request, handler):
+    """Behind a trusted proxy, the client's own address and scheme: every per-IP limit,
+    the audit log, the visitor's recorded IP and the Secure cookie read request.remote and
+    request.scheme, so they all see the real client (core/proxies.py says whom we trust)."""
+    seen = see_client(request.remote, request.headers, request.app[keys.CONFIG].trusted_proxies)
+    if seen.remote is None and seen.scheme is None:
+        return await handler(request)
+    changes = {}
+    if seen.remote is not None:
+        changes["remote"] = seen.remote
+    if seen.scheme is not None:
+        changes["scheme"] = seen.scheme
+    return await handler(request.clone(**changes))
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -103,7 +120,7 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     if not config.database_url:
         raise ValueError("create_app needs config.database_url (the CLI starts PostgreSQL)")
-    app = web.Application(middlewares=[api_errors],
+    app = web.Application(middlewares=[forwarded, api_errors],
                           client_max_size=config.upload_limit_bytes + 64 * 1024)
     app[keys.CONFIG] = config
     app.on_response_prepare.append(security_headers)

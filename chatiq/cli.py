@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
                                           " (default ./chatiq-data, or $CHATIQ_DATA_DIR)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080, or $PORT)")
+    serve.add_argument("--trusted-proxies", metavar="LIST",
+                       help="comma-separated addresses / CIDR ranges of reverse proxies whose"
+                            " X-Forwarded-For and Forwarded headers are believed"
+                            " (default none, or $CHATIQ_TRUSTED_PROXIES)")
     serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
                        help="server processes sharing the port and the database (default 1;"
                             " Linux, SO_REUSEPORT)")
@@ -48,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         config = load_config(host=getattr(args, "host", None), port=getattr(args, "port", None),
-                             data_dir=args.data_dir)
+                             data_dir=args.data_dir,
+                             proxies=getattr(args, "trusted_proxies", None))
         with Database(config) as dsn:
             config = dataclasses.replace(config, database_url=dsn)
             if args.command == "migrate":
