@@ -28,6 +28,7 @@ from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.routes import setup_routes
 from chatiq.core.security import new_token
 from chatiq.store.db import create_pool
+from chatiq.store.login_limits import LoginLimits
 from chatiq.store.migrate import migrate
 from chatiq.store.writer import MessageWriter
 from chatiq.webhooks import setup_webhooks
@@ -80,6 +81,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
         app[keys.POOL] = pool
+        app[keys.LOGIN_LIMITS] = LoginLimits(pool)
         writer = app[keys.WRITER] = MessageWriter(pool, node=app[keys.NODE],
                                                   on_event=app.get(keys.WEBHOOKS))
         writer.start()
@@ -128,8 +130,6 @@ def create_app(config: Config) -> web.Application:
     app[keys.NODE] = new_token(6)
     app[keys.SOCKETS] = weakref.WeakSet()
     app[keys.JOIN_LIMITER] = KeyedLimiter(ratelimit.JOINS_PER_IP)
-    app[keys.LOGIN_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_ACCOUNT)
-    app[keys.LOGIN_IP_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_IP)
     app[keys.SIGNUP_LIMITER] = KeyedLimiter(ratelimit.SIGNUPS_PER_IP)
     app[keys.UPLOAD_LIMITER] = KeyedLimiter(ratelimit.UPLOADS_PER_IP)
     app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)

@@ -18,6 +18,7 @@ from chatiq.live.bus import Bus
 from chatiq.oidc.provider import Provider
 from chatiq.outbox.worker import Worker
 from chatiq.store.accounts import User
+from chatiq.store.login_limits import LoginLimits
 from chatiq.store.writer import MessageWriter
 from chatiq.webhooks.events import WebhookEvents
 
@@ -33,11 +34,10 @@ BUS = web.AppKey("bus", Bus)
 # Every open WebSocket, so shutdown can close them with 1001.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 # What strangers may do, per key (thresholds and reasons in ratelimit.py): widget joins per
-# IP, failed logins per account and per IP, sign-ups per IP, visitor uploads per IP and
-# visitor messages per visitor.
+# IP, sign-ups per IP, visitor uploads per IP and visitor messages per visitor, in this
+# process; failed logins in PostgreSQL, shared by every process (store/login_limits.py).
 JOIN_LIMITER = web.AppKey("join_limiter", KeyedLimiter)
-LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
-LOGIN_IP_LIMITER = web.AppKey("login_ip_limiter", KeyedLimiter)
+LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
 SIGNUP_LIMITER = web.AppKey("signup_limiter", KeyedLimiter)
 UPLOAD_LIMITER = web.AppKey("upload_limiter", KeyedLimiter)
 MESSAGE_LIMITER = web.AppKey("message_limiter", KeyedLimiter)
