@@ -15,7 +15,7 @@ from chatiq.core import ratelimit
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import check_password, hash_password
 from chatiq.store import accounts, audit
-from chatiq.store.login_limits import Check
+from chatiq.store.login_limits import ACCOUNT_IP_KEY, ACCOUNT_KEY, IP_KEY, Check
 from chatiq.core.wire import user_object
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -62,10 +62,9 @@ def login_checks(request: web.Request, email: str) -> list[Check]:
     """The limits on failed logins (ratelimit.py says why these three), for the API and
     the panel alike: one lockout for both doors."""
     ip = request.remote or "?"
-    return [Check("login_ip", "login-ip:" + ip, ratelimit.LOGIN_FAILURES_PER_IP),
-            Check("login_account", "login-account:" + email,
-                  ratelimit.LOGIN_FAILURES_PER_ACCOUNT),
-            Check("login_account_ip", f"login-account-ip:{ip} {email}",
+    return [Check("login_ip", IP_KEY + ip, ratelimit.LOGIN_FAILURES_PER_IP),
+            Check("login_account", ACCOUNT_KEY + email, ratelimit.LOGIN_FAILURES_PER_ACCOUNT),
+            Check("login_account_ip", f"{ACCOUNT_IP_KEY}{ip} {email}",
                   ratelimit.LOGIN_FAILURES_PER_ACCOUNT_AND_IP)]
 
 

@@ -21,6 +21,13 @@ FORGET_AFTER_SECONDS = 24 * 3600
 PRUNE_BATCH = 100
 
 
+# Bucket key prefixes: every address, every account, and one account at one address
+# ('login-account-ip:<address> <email>': an address never holds a space).
+IP_KEY = "login-ip:"
+ACCOUNT_KEY = "login-account:"
+ACCOUNT_IP_KEY = "login-account-ip:"
+
+
 @dataclass(frozen=True)
 class Check:
     """One limit on an attempt: its name (for metrics), its bucket's key and its rate."""
@@ -88,6 +95,16 @@ class LoginLimits:
             "DELETE FROM login_buckets WHERE key IN (SELECT key FROM login_buckets"
             " WHERE stamp < %(old)s LIMIT %(n)s FOR UPDATE SKIP LOCKED) RETURNING key",
             {"old": now - FORGET_AFTER_SECONDS, "n": PRUNE_BATCH})
+
+
+async def forget_account(pool, email: str) -> None:
+    """Lift an account's lockouts (`chatiq passwd`: its owner has just set a password)."""
+    await db.fetchall(
+        pool, "DELETE FROM login_buckets WHERE key = %(account)s"
+              " OR (starts_with(key, %(prefix)s) AND right(key, %(n)s) = %(suffix)s)"
+              " RETURNING key",
+        {"account": ACCOUNT_KEY + email, "prefix": ACCOUNT_IP_KEY, "suffix": " " + email,
+         "n": len(email) + 1})
 
 
 def _refilled(limit: RateLimit, tokens: float, elapsed: float) -> float:
