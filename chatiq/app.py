@@ -20,6 +20,7 @@ from chatiq.config import Config
 from chatiq.core.hub import Hub
 from chatiq.core.proxies import see_client
 from chatiq.mail.setup import setup_mail
+from chatiq.metrics import Metrics
 from chatiq.outbox import setup_outbox
 from chatiq.oidc.pages import setup_oidc
 from chatiq.panel import setup_panel
@@ -133,6 +134,8 @@ def create_app(config: Config) -> web.Application:
     app[keys.SIGNUP_LIMITER] = KeyedLimiter(ratelimit.SIGNUPS_PER_IP)
     app[keys.UPLOAD_LIMITER] = KeyedLimiter(ratelimit.UPLOADS_PER_IP)
     app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)
+    app[keys.METRICS] = Metrics()
+    _count_refusals(app)
     app.cleanup_ctx.append(_database)
     setup_automation(app)  # after the pool it uses
     setup_privacy(app)  # the retention job; likewise
@@ -145,6 +148,26 @@ def create_app(config: Config) -> web.Application:
     setup_oidc(app)
     _setup_cors(app)
     return app
+
+
+# Limit name in chatiq_rate_limit_refusals_total → the app key of its per-process limiter.
+_LIMITERS = {"join_ip": keys.JOIN_LIMITER, "signup_ip": keys.SIGNUP_LIMITER,
+             "upload_ip": keys.UPLOAD_LIMITER, "message_visitor": keys.MESSAGE_LIMITER,
+             "oidc_start_ip": keys.OIDC_START_LIMITER, "transcript_ip": keys.TRANSCRIPT_LIMITER,
+             "reset_ip": keys.RESET_IP_LIMITER, "reset_email": keys.RESET_EMAIL_LIMITER}
+# The shared failed-login limits (api/auth.login_checks names them).
+_LOGIN_LIMITS = ("login_ip", "login_account", "login_account_ip")
+
+
+def _count_refusals(app: web.Application) -> None:
+    """The metrics read each limiter's own count when scraped; features that set theirs up
+    later (or not at all) count 0 until then."""
+    metrics = app[keys.METRICS]
+    for name, key in _LIMITERS.items():
+        metrics.count_refusals_of(name, lambda key=key: app[key].refused if key in app else 0)
+    for name in _LOGIN_LIMITS:
+        metrics.count_refusals_of(name, lambda name=name: (
+            app[keys.LOGIN_LIMITS].refused[name] if keys.LOGIN_LIMITS in app else 0))
 
 
 def _setup_cors(app: web.Application) -> None:

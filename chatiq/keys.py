@@ -15,6 +15,7 @@ from chatiq.core.hub import Hub
 from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.files.storage import BlobStore
 from chatiq.live.bus import Bus
+from chatiq.metrics import Metrics
 from chatiq.oidc.provider import Provider
 from chatiq.outbox.worker import Worker
 from chatiq.store.accounts import User
@@ -65,5 +66,7 @@ API_ROUTES = web.AppKey("api_routes", list)
 # Set by the operator panel: resolves the panel's session cookie to a user, so the
 # panel's live view can open /ws/operator without handing a JWT to JavaScript.
 SESSION_AUTH = web.AppKey("session_auth", Callable[[web.Request], Awaitable[User | None]])
+# This app's Prometheus metrics (metrics.py), rendered by GET /metrics.
+METRICS = web.AppKey("metrics", Metrics)
 # Where uploaded files' bytes live (files/storage.py); unset: files in the data dir.
 STORAGE = web.AppKey("storage", BlobStore)

@@ -78,6 +78,8 @@ class KeyedLimiter:
         self.clock = clock
         self.max_keys = max_keys
         self.buckets: dict[str, TokenBucket] = {}  # key → its bucket
+        # Attempts refused so far (chatiq_rate_limit_refusals_total reads it).
+        self.refused = 0
 
     def allow(self, key: str) -> bool:
         bucket = self.buckets.get(key)
@@ -85,7 +87,10 @@ class KeyedLimiter:
             if len(self.buckets) >= self.max_keys:
                 self._prune()
             bucket = self.buckets[key] = TokenBucket(self.limit, self.clock)
-        return bucket.allow()
+        if bucket.allow():
+            return True
+        self.refused += 1
+        return False
 
     def retry_after(self, key: str) -> float:
         bucket = self.buckets.get(key)
