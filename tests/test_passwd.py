@@ -7,10 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ChatHelper
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD, NEW = "correct horse 1", "battery staple 2"
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch):
+    """DATABASE_URL holds the data; the data dir (the secret key) must not be the repo's."""
+    monkeypatch.setenv("CHATIQ_DATA_DIR", str(tmp_path / "data"))
 
 
 def chatiq(*args, database_url: str, stdin: str = "", **env):
