@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 
 from chatiq import __version__
-from chatiq.backup import BackupError
+from chatiq.backup import BackupError, backup, files_in_use, restore, unpack
 from chatiq.config import Config, ConfigError, load_config
 from chatiq.passwd import Refused, check_password, list_users, read_password, set_password, table
 from chatiq.server import Database, serve
+from chatiq.store.dump import is_empty
 
 log = logging.getLogger("chatiq")
 
@@ -116,8 +117,6 @@ def _setup_logging(command: str) -> None:
 
 
 def _backup(args, config: Config, database: Database) -> int:
-    from chatiq.backup import backup
-
     summary = backup(Path(args.file), dsn=config.database_url, data_dir=config.data_dir,
                      secret=config.secret_key, embedded=database.embedded)
     for key in summary.missing:
@@ -131,9 +130,6 @@ def _backup(args, config: Config, database: Database) -> int:
 def _restore(args) -> int:
     """Verify the whole archive before touching the target; then load the database (one
     transaction) and put the files and the secret key in place."""
-    from chatiq.backup import files_in_use, restore, unpack
-    from chatiq.store.dump import is_empty
-
     _setup_logging(args.command)
     data_dir = Path(args.data_dir or os.environ.get("CHATIQ_DATA_DIR") or "chatiq-data")
     data_dir = data_dir.expanduser().resolve()
