@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -18,7 +19,9 @@ from chatiq.live.bus import Bus
 from chatiq.automation import setup_automation
 from chatiq.config import Config
 from chatiq.core.hub import Hub
+from chatiq.core.proxies import see_client
 from chatiq.mail.setup import setup_mail
+from chatiq.core.metrics import Metrics, observe_batch
 from chatiq.outbox import setup_outbox
 from chatiq.oidc.pages import setup_oidc
 from chatiq.panel import setup_panel
@@ -27,6 +30,7 @@ from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.routes import setup_routes
 from chatiq.core.security import new_token
 from chatiq.store.db import create_pool
+from chatiq.store.login_limits import LoginLimits
 from chatiq.store.migrate import migrate
 from chatiq.store.writer import MessageWriter
 from chatiq.webhooks import setup_webhooks
@@ -55,6 +59,22 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers.setdefault("X-Frame-Options", "DENY")
 
 
+@web.middleware
+async def forwarded(request: web.Request, handler):
+    """Behind a trusted proxy, the client's own address and scheme: every per-IP limit,
+    the audit log, the visitor's recorded IP and the Secure cookie read request.remote and
+    request.scheme, so they all see the real client (core/proxies.py says whom we trust)."""
+    seen = see_client(request.remote, request.headers, request.app[keys.CONFIG].trusted_proxies)
+    if seen.remote is None and seen.scheme is None:
+        return await handler(request)
+    changes = {}
+    if seen.remote is not None:
+        changes["remote"] = seen.remote
+    if seen.scheme is not None:
+        changes["scheme"] = seen.scheme
+    return await handler(request.clone(**changes))
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     pool = await create_pool(config.database_url, maxsize=config.db_pool_max)
@@ -63,8 +83,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
         app[keys.POOL] = pool
-        writer = app[keys.WRITER] = MessageWriter(pool, node=app[keys.NODE],
-                                                  on_event=app.get(keys.WEBHOOKS))
+        app[keys.LOGIN_LIMITS] = LoginLimits(pool)
+        writer = app[keys.WRITER] = MessageWriter(
+            pool, node=app[keys.NODE], on_event=app.get(keys.WEBHOOKS),
+            observe=functools.partial(observe_batch, app[keys.METRICS]))
         writer.start()
         bus = app[keys.BUS] = Bus(app[keys.HUB], pool, config.database_url, app[keys.NODE])
         await bus.start()
@@ -103,7 +125,7 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     if not config.database_url:
         raise ValueError("create_app needs config.database_url (the CLI starts PostgreSQL)")
-    app = web.Application(middlewares=[api_errors],
+    app = web.Application(middlewares=[forwarded, api_errors],
                           client_max_size=config.upload_limit_bytes + 64 * 1024)
     app[keys.CONFIG] = config
     app.on_response_prepare.append(security_headers)
@@ -111,11 +133,11 @@ def create_app(config: Config) -> web.Application:
     app[keys.NODE] = new_token(6)
     app[keys.SOCKETS] = weakref.WeakSet()
     app[keys.JOIN_LIMITER] = KeyedLimiter(ratelimit.JOINS_PER_IP)
-    app[keys.LOGIN_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_ACCOUNT)
-    app[keys.LOGIN_IP_LIMITER] = KeyedLimiter(ratelimit.LOGIN_FAILURES_PER_IP)
     app[keys.SIGNUP_LIMITER] = KeyedLimiter(ratelimit.SIGNUPS_PER_IP)
     app[keys.UPLOAD_LIMITER] = KeyedLimiter(ratelimit.UPLOADS_PER_IP)
     app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)
+    app[keys.METRICS] = Metrics()
+    _count_refusals(app)
     app.cleanup_ctx.append(_database)
     setup_automation(app)  # after the pool it uses
     setup_privacy(app)  # the retention job; likewise
@@ -128,6 +150,26 @@ def create_app(config: Config) -> web.Application:
     setup_oidc(app)
     _setup_cors(app)
     return app
+
+
+# Limit name in chatiq_rate_limit_refusals_total → the app key of its per-process limiter.
+_LIMITERS = {"join_ip": keys.JOIN_LIMITER, "signup_ip": keys.SIGNUP_LIMITER,
+             "upload_ip": keys.UPLOAD_LIMITER, "message_visitor": keys.MESSAGE_LIMITER,
+             "oidc_start_ip": keys.OIDC_START_LIMITER, "transcript_ip": keys.TRANSCRIPT_LIMITER,
+             "reset_ip": keys.RESET_IP_LIMITER, "reset_email": keys.RESET_EMAIL_LIMITER}
+# The shared failed-login limits (api/auth.login_checks names them).
+_LOGIN_LIMITS = ("login_ip", "login_account", "login_account_ip")
+
+
+def _count_refusals(app: web.Application) -> None:
+    """The metrics read each limiter's own count when scraped; features that set theirs up
+    later (or not at all) count 0 until then."""
+    metrics = app[keys.METRICS]
+    for name, key in _LIMITERS.items():
+        metrics.count_refusals_of(name, lambda key=key: app[key].refused if key in app else 0)
+    for name in _LOGIN_LIMITS:
+        metrics.count_refusals_of(name, lambda name=name: (
+            app[keys.LOGIN_LIMITS].refused[name] if keys.LOGIN_LIMITS in app else 0))
 
 
 def _setup_cors(app: web.Application) -> None:

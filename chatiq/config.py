@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from chatiq.core.proxies import BadProxyList, Network, parse_trusted
 from chatiq.core.ratelimit import RateLimit
 
 
@@ -71,6 +72,11 @@ class Config:
     # delivery attempt gives up after the timeout.
     webhooks_allow_private: bool = False
     webhooks_timeout_seconds: float = 10.0
+    # Reverse proxies whose X-Forwarded-For / -Proto and Forwarded headers are believed
+    # (core/proxies.py); empty: those headers are ignored, nobody can spoof an address.
+    trusted_proxies: tuple[Network, ...] = ()
+    # The bearer token GET /metrics asks for; None: no /metrics at all (404).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def pg_dir(self) -> Path:
@@ -116,9 +122,17 @@ def persistent_secret(data_dir: Path, name: str = "secret_key") -> str:
     return value
 
 
+def trusted_proxies(text: str | None) -> tuple[Network, ...]:
+    try:
+        return parse_trusted(text)
+    except BadProxyList as exc:
+        raise ConfigError(f"CHATIQ_TRUSTED_PROXIES: {exc.entry!r} is not an IP address or"
+                          f" CIDR range") from None
+
+
 def load_config(
     *, host: str | None = None, port: int | None = None, data_dir: str | None = None,
-    env: dict | None = None,
+    proxies: str | None = None, env: dict | None = None,
 ) -> Config:
     """Flags win over the environment, the environment over defaults."""
     env = dict(os.environ if env is None else env)
@@ -136,6 +150,9 @@ def load_config(
         retention_interval_seconds=max(1, _env_int(env, "CHATIQ_RETENTION_INTERVAL", 3600)),
         webhooks_allow_private=env.get("CHATIQ_WEBHOOKS_ALLOW_PRIVATE", "off").lower()
         in ("on", "true", "1", "yes"),
+        trusted_proxies=trusted_proxies(proxies if proxies is not None
+                                        else env.get("CHATIQ_TRUSTED_PROXIES")),
+        metrics_token=env.get("CHATIQ_METRICS_TOKEN") or None,
         **oidc_settings(env),
     )
 

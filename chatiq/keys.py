@@ -15,9 +15,11 @@ from chatiq.core.hub import Hub
 from chatiq.core.ratelimit import KeyedLimiter
 from chatiq.files.storage import BlobStore
 from chatiq.live.bus import Bus
+from chatiq.core.metrics import Metrics
 from chatiq.oidc.provider import Provider
 from chatiq.outbox.worker import Worker
 from chatiq.store.accounts import User
+from chatiq.store.login_limits import LoginLimits
 from chatiq.store.writer import MessageWriter
 from chatiq.webhooks.events import WebhookEvents
 
@@ -33,11 +35,10 @@ BUS = web.AppKey("bus", Bus)
 # Every open WebSocket, so shutdown can close them with 1001.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 # What strangers may do, per key (thresholds and reasons in ratelimit.py): widget joins per
-# IP, failed logins per account and per IP, sign-ups per IP, visitor uploads per IP and
-# visitor messages per visitor.
+# IP, sign-ups per IP, visitor uploads per IP and visitor messages per visitor, in this
+# process; failed logins in PostgreSQL, shared by every process (store/login_limits.py).
 JOIN_LIMITER = web.AppKey("join_limiter", KeyedLimiter)
-LOGIN_LIMITER = web.AppKey("login_limiter", KeyedLimiter)
-LOGIN_IP_LIMITER = web.AppKey("login_ip_limiter", KeyedLimiter)
+LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
 SIGNUP_LIMITER = web.AppKey("signup_limiter", KeyedLimiter)
 UPLOAD_LIMITER = web.AppKey("upload_limiter", KeyedLimiter)
 MESSAGE_LIMITER = web.AppKey("message_limiter", KeyedLimiter)
@@ -65,6 +66,8 @@ API_ROUTES = web.AppKey("api_routes", list)
 # Set by the operator panel: resolves the panel's session cookie to a user, so the
 # panel's live view can open /ws/operator without handing a JWT to JavaScript.
 SESSION_AUTH = web.AppKey("session_auth", Callable[[web.Request], Awaitable[User | None]])
+# This app's Prometheus metrics (metrics.py), rendered by GET /metrics.
+METRICS = web.AppKey("metrics", Metrics)
 # Where uploaded files' bytes live (files/storage.py); unset: files in the data dir.
 STORAGE = web.AppKey("storage", BlobStore)
 # Emails an invitation link: (request, owner, invited user, token, link) → whether it

@@ -9,6 +9,7 @@ from chatiq import keys
 from chatiq.api import auth as api_auth
 from chatiq.api import chats as api_chats
 from chatiq.api import health
+from chatiq.api import metrics as api_metrics
 from chatiq.api import openapi as api_openapi
 from chatiq.api import site_identity as api_identity
 from chatiq.api import sites as api_sites
@@ -236,6 +237,7 @@ def setup_routes(app: web.Application) -> None:
     app[keys.API_ROUTES] = API_ROUTES  # openapi.json describes them
     router = app.router
     router.add_get("/healthz", health.healthz, name="healthz")
+    router.add_get("/metrics", api_metrics.metrics, name="metrics")
     router.add_get("/ws/widget", ws_visitor.widget_socket, name="ws_widget")
     router.add_get("/ws/operator", ws_operator.operator_socket, name="ws_operator")
     router.add_get("/widget.js", widget_http.widget_js, name="widget_js")

@@ -11,9 +11,11 @@ from chatiq.api.common import ApiError, pool, read_json, require_user
 from chatiq.api.tokens import issue_token
 from chatiq.api.audit import record_request
 from chatiq.core.protocol import Str
+from chatiq.core import ratelimit
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import check_password, hash_password
 from chatiq.store import accounts, audit
+from chatiq.store.login_limits import ACCOUNT_IP_KEY, ACCOUNT_KEY, IP_KEY, Check
 from chatiq.core.wire import user_object
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -56,35 +58,43 @@ async def register(request: web.Request) -> web.Response:
                              status=201)
 
 
-def login_checks(request: web.Request, email: str) -> list[tuple[web.AppKey, str]]:
-    """The limits on failed logins (per address and per account), for the API and panel."""
-    return [(keys.LOGIN_IP_LIMITER, "login-ip:" + (request.remote or "?")),
-            (keys.LOGIN_LIMITER, "account:" + email)]
+def login_checks(request: web.Request, email: str) -> list[Check]:
+    """The limits on failed logins (ratelimit.py says why these three), for the API and
+    the panel alike: one lockout for both doors."""
+    ip = request.remote or "?"
+    return [Check("login_ip", IP_KEY + ip, ratelimit.LOGIN_FAILURES_PER_IP),
+            Check("login_account", ACCOUNT_KEY + email, ratelimit.LOGIN_FAILURES_PER_ACCOUNT),
+            Check("login_account_ip", f"{ACCOUNT_IP_KEY}{ip} {email}",
+                  ratelimit.LOGIN_FAILURES_PER_ACCOUNT_AND_IP)]
+
+
+async def take_login_attempt(request: web.Request, checks: list[Check]) -> int:
+    """Count one attempt against every limit and return 0; or, if any has none left, count
+    nothing and return the whole seconds to wait. Counting before the attempt (not after it
+    failed) keeps a thousand concurrent guesses from all slipping by."""
+    if not request.app[keys.CONFIG].rate_limits_enabled:
+        return 0
+    wait = await request.app[keys.LOGIN_LIMITS].take(checks)
+    return whole_seconds(wait) if wait > 0 else 0
+
+
+async def give_back_login(request: web.Request, checks: list[Check]) -> None:
+    """Return an attempt that succeeded: only failed logins count."""
+    if request.app[keys.CONFIG].rate_limits_enabled:
+        await request.app[keys.LOGIN_LIMITS].give_back(checks)
 
 
 def signup_check(request: web.Request) -> tuple[web.AppKey, str]:
     return keys.SIGNUP_LIMITER, "signup:" + (request.remote or "?")
 
 
-def take_attempt(request: web.Request, *checks: tuple[web.AppKey, str]) -> int:
-    """Count one attempt against every (limiter, key) and return 0; or, if any of them has
-    none left, count nothing and return the whole seconds to wait. Counting before the
-    attempt (not after it failed) keeps a thousand concurrent guesses from all slipping by."""
+def take_attempt(request: web.Request, check: tuple[web.AppKey, str]) -> int:
+    """Count one attempt against the (per-process) limiter and return 0; or, if it has none
+    left, return the whole seconds to wait."""
     if not request.app[keys.CONFIG].rate_limits_enabled:
         return 0
-    wait = max(request.app[limiter].wait(key) for limiter, key in checks)
-    if wait > 0:
-        return whole_seconds(wait)
-    for limiter, key in checks:
-        request.app[limiter].allow(key)
-    return 0
-
-
-def give_back(request: web.Request, *checks: tuple[web.AppKey, str]) -> None:
-    """Return an attempt that succeeded: only failed logins count."""
-    if request.app[keys.CONFIG].rate_limits_enabled:
-        for limiter, key in checks:
-            request.app[limiter].refund(key)
+    limiter, key = request.app[check[0]], check[1]
+    return 0 if limiter.allow(key) else whole_seconds(limiter.retry_after(key))
 
 
 def too_many(seconds: int) -> ApiError:
@@ -97,7 +107,7 @@ async def login(request: web.Request) -> web.Response:
     email = body["email"].lower()
     # A locked account refuses even the right password until its wait is over.
     checks = login_checks(request, email)
-    if wait := take_attempt(request, *checks):
+    if wait := await take_login_attempt(request, checks):
         raise too_many(wait)
     user = await accounts.user_by_email(pool(request), email)
     ok = await check_password(body["password"], user.password_hash if user else None)
@@ -106,7 +116,7 @@ async def login(request: web.Request) -> web.Response:
                              actor_id=user.id if user else None, actor_email=email,
                              details={"via": "api"})
         raise ApiError("unauthorized", "wrong email or password")
-    give_back(request, *checks)
+    await give_back_login(request, checks)
     await record_request(request, audit.LOGIN, user, details={"via": "api"})
     return web.json_response({"token": issue_token(request.app, user), "user": user_object(user)})
 

@@ -277,6 +277,11 @@ class Hub:
                 "site_operators": self.to_site_operators, "user": self.to_user}.get(route)
         return 0 if send is None else send(key, text, relay=False)
 
+    def connection_counts(self) -> dict[str, int]:
+        """Open connections here by kind (for /metrics)."""
+        return {"visitor": sum(len(p) for p in self.visitor_peers.values()),
+                "operator": sum(len(p) for p in self.operator_peers.values())}
+
     def _relay(self, route: str, key: int, text: str, relay: bool) -> None:
         if relay and self.relay is not None:
             self.relay(route, key, text)

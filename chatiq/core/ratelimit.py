@@ -1,8 +1,9 @@
 """Token buckets for per-connection and per-key rate limits (pure, clock injected), and the
 limits on what a stranger can do (docs/security.md lists them).
 
-Every limit is per process: with N processes behind a balancer a client that is spread over
-all of them gets up to N times as much.
+These buckets are per process: with N processes behind a balancer a client that is spread
+over all of them gets up to N times as much. Failed logins are the exception: their buckets
+live in PostgreSQL (store/login_limits.py) and every process shares them.
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ MESSAGES_PER_VISITOR = RateLimit(burst=60, per_second=10)
 # Visitor uploads per IP address, counted before the credentials are checked. Each can be
 # 10 MiB: 20 at once, then one every 15 s, keeps a stranger under ~2.4 GB an hour.
 UPLOADS_PER_IP = RateLimit(burst=20, per_second=1 / 15)
-# Failed logins. Per account: 10, then one per 90 s (40 an hour) — a locked account refuses
-# even the right password until then, on the API and the panel alike. Per IP address: 30,
-# then one per 30 s, so spraying many accounts from one address is slow too.
-LOGIN_FAILURES_PER_ACCOUNT = RateLimit(burst=10, per_second=1 / 90)
+# Failed logins, counted in PostgreSQL so every process on one database shares them
+# (store/login_limits.py). Per account *and* address: 10, then one per 90 s (40 an hour) —
+# the lockout; while it lasts that address gets 429 even with the right password, on the
+# API and the panel alike, but the account's owner at another address is not locked out.
+# Per account from all addresses together: a slow, high ceiling against guessing spread
+# over many addresses (100, then 12 an hour): a stranger at one address cannot reach it
+# (their own lockout stops them at 10). Per address: 30, then one per 30 s, so spraying
+# many accounts from one address is slow too.
+LOGIN_FAILURES_PER_ACCOUNT_AND_IP = RateLimit(burst=10, per_second=1 / 90)
+LOGIN_FAILURES_PER_ACCOUNT = RateLimit(burst=100, per_second=1 / 300)
 LOGIN_FAILURES_PER_IP = RateLimit(burst=30, per_second=1 / 30)
 # New organizations per IP address, API and panel together: 10, then one every 6 minutes.
 SIGNUPS_PER_IP = RateLimit(burst=10, per_second=1 / 360)
@@ -78,6 +85,8 @@ class KeyedLimiter:
         self.clock = clock
         self.max_keys = max_keys
         self.buckets: dict[str, TokenBucket] = {}  # key → its bucket
+        # Attempts refused so far (chatiq_rate_limit_refusals_total reads it).
+        self.refused = 0
 
     def allow(self, key: str) -> bool:
         bucket = self.buckets.get(key)
@@ -85,7 +94,10 @@ class KeyedLimiter:
             if len(self.buckets) >= self.max_keys:
                 self._prune()
             bucket = self.buckets[key] = TokenBucket(self.limit, self.clock)
-        return bucket.allow()
+        if bucket.allow():
+            return True
+        self.refused += 1
+        return False
 
     def retry_after(self, key: str) -> float:
         bucket = self.buckets.get(key)

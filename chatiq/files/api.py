@@ -42,7 +42,8 @@ _REFUSED_STATUS = {"too_large": 413, "invalid": 422, "unsupported_type": 415}
 class Uploader:
     kind: str       # 'visitor' | 'operator'
     id: int
-    site_id: int
+    # None: an operator who named no chat; the site is settled when a message uses the file.
+    site_id: int | None
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -153,11 +154,12 @@ async def _field(part: BodyPartReader) -> str:
 
 async def _uploader(request: web.Request, user, fields: dict[str, str]) -> Uploader:
     if user is not None:
-        if not fields.get("chatId"):
-            raise ApiError("invalid", "operators name the chat: put 'chatId' before the file",
-                           field="chatId")
-        chat = await chats.chat_for(pool(request), user, parse_id("c", fields["chatId"]))
-        uploader = Uploader("operator", user.id, chat["site_id"])
+        # chatId is optional (PROTOCOL §6); named, it must be a chat this operator may see.
+        site_id = None
+        if fields.get("chatId"):
+            chat = await chats.chat_for(pool(request), user, parse_id("c", fields["chatId"]))
+            site_id = chat["site_id"]
+        uploader = Uploader("operator", user.id, site_id)
     else:
         uploader = await _visitor(request, fields)
     config = request.app[keys.CONFIG]

@@ -22,6 +22,11 @@ _KEY = re.compile(r"^[0-9a-f]{64}(-thumb)?$")
 _NO_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
+def is_key(key: str) -> bool:
+    """Whether `key` names a blob (backups check archive members with it)."""
+    return bool(_KEY.match(key))
+
+
 class StorageError(Exception):
     """The store could not write: its disk is full (`full`), or it refuses writes
     (read-only, permissions, I/O error). Nothing was kept; the caller may retry later."""

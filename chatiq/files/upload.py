@@ -81,7 +81,7 @@ def _discard(path: Path | None) -> None:
 
 
 async def store(pool, storage: BlobStore, received: Received, *, client_name: str | None,
-                allowed: tuple[str, ...], site_id: int, uploader_kind: str,
+                allowed: tuple[str, ...], site_id: int | None, uploader_kind: str,
                 uploader_id: int) -> Attachment:
     """Check what the file really is, keep its bytes once, and record who uploaded it.
 

@@ -167,6 +167,7 @@ class Connection:
 
     async def on_text(self, text: str) -> None:
         if self.config.rate_limits_enabled and not self.bucket.allow():
+            self.app[keys.METRICS].refused("frames_" + self.kind)
             self.refused_in_a_row += 1
             if self.refused_in_a_row >= self.config.abuse_close_after:
                 raise Closing(protocol.CLOSE_RATE_LIMITED, "rate limited")

@@ -6,8 +6,8 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from chatiq import keys
-from chatiq.api.auth import (EMAIL, LOGIN, REGISTER, give_back, login_checks, signup_check,
-                             take_attempt)
+from chatiq.api.auth import (EMAIL, LOGIN, REGISTER, give_back_login, login_checks,
+                             signup_check, take_attempt, take_login_attempt)
 from chatiq.panel import i18n
 from chatiq.panel.access import safe_next
 from chatiq.panel.render import render
@@ -72,7 +72,7 @@ async def login(request: web.Request) -> web.Response:
         ctx["error"] = await _error(request, "auth.bad_credentials")
         return await render(request, "login.html", ctx, status=400)
     checks = login_checks(request, email)  # the API's limits: one lockout for both doors
-    if wait := take_attempt(request, *checks):
+    if wait := await take_login_attempt(request, checks):
         return await _too_many(request, "login.html", ctx, wait)
     user = await accounts.user_by_email(_pool(request), email)
     if not await check_password(password, user.password_hash if user else None):
@@ -81,7 +81,7 @@ async def login(request: web.Request) -> web.Response:
                              details={"via": "panel"})
         ctx["error"] = await _error(request, "auth.bad_credentials")
         return await render(request, "login.html", ctx, status=401)
-    give_back(request, *checks)
+    await give_back_login(request, checks)
     await sign_in(request, user)
     await record_request(request, audit.LOGIN, user, details={"via": "panel"})
     raise web.HTTPFound(safe_next(next_url))

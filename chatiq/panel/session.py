@@ -38,7 +38,7 @@ class PanelCookieStorage(EncryptedCookieStorage):
     """Marks the cookie Secure whenever the request came over HTTPS.
 
     A fixed `secure=True` would break plain-http installs on a LAN; behind a TLS-ending
-    proxy, run aiohttp with forwarded-header handling so `request.secure` is true.
+    proxy listed in CHATIQ_TRUSTED_PROXIES, its X-Forwarded-Proto makes `request.secure` true.
     """
 
     async def save_session(self, request: web.Request, response: web.StreamResponse,

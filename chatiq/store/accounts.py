@@ -111,6 +111,24 @@ async def store_password(cur, user_id: int, password_hash: str, *,
     return await cur.fetchone() is not None
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A user as `chatiq users` lists them."""
+
+    email: str
+    name: str
+    role: str
+    organization: str
+
+
+async def all_users(pool) -> list[Listed]:
+    """Every user of every organization on this server, by organization then email."""
+    rows = await db.fetchall(
+        pool, "SELECT u.email, u.name, u.role, o.name AS organization FROM users u"
+              " JOIN organizations o ON o.id = u.org_id ORDER BY o.name, o.id, u.email")
+    return [Listed(**r) for r in rows]
+
+
 async def set_role(pool, org_id: int, user_id: int, role: str) -> User:
     """Change a colleague's role; the organization always keeps at least one OWNER."""
     async with db.transaction(pool) as cur:

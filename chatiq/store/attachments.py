@@ -20,7 +20,8 @@ BLOB_LOCK_SPACE = 73_124_511
 @dataclass(frozen=True)
 class Attachment:
     id: str
-    site_id: int
+    # None: an operator's upload not yet sent in a message (bound to a site when it is).
+    site_id: int | None
     chat_id: int | None
     uploader_kind: str
     uploader_id: int
@@ -51,7 +52,7 @@ async def blob_lock(pool, sha256: str) -> AsyncIterator[Any]:
             await cur.execute("SELECT pg_advisory_unlock(%(space)s, hashtext(%(sha)s))", params)
 
 
-async def create(cur, *, site_id: int, uploader_kind: str, uploader_id: int, sha256: str,
+async def create(cur, *, site_id: int | None, uploader_kind: str, uploader_id: int, sha256: str,
                  name: str, size: int, mime: str, has_thumb: bool) -> Attachment:
     """A new, unused attachment under an unguessable id (call inside blob_lock)."""
     await cur.execute(

@@ -147,3 +147,10 @@ async def prune(pool, *, older_than_days: int) -> int:
             " AND finished_at < now() - make_interval(days => %(days)s)",
             {"days": older_than_days})
         return cur.rowcount
+
+
+async def counts(pool) -> dict[str, int]:
+    """Jobs by status, for the metrics ('pending', 'failed'; 'sent' is not counted)."""
+    rows = await db.fetchall(
+        pool, "SELECT status, count(*) AS n FROM outbox WHERE status <> 'sent' GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}

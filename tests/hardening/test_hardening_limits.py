@@ -19,8 +19,9 @@ from PIL import Image
 
 from chatiq import keys
 from chatiq.app import create_app
-from chatiq.core.ratelimit import (JOINS_PER_IP, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP,
-                              MESSAGES_PER_VISITOR, SIGNUPS_PER_IP, UPLOADS_PER_IP)
+from chatiq.core.ratelimit import (JOINS_PER_IP, LOGIN_FAILURES_PER_ACCOUNT_AND_IP,
+                                   LOGIN_FAILURES_PER_IP, MESSAGES_PER_VISITOR, SIGNUPS_PER_IP,
+                                   UPLOADS_PER_IP)
 from conftest import ChatHelper, request
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -41,8 +42,8 @@ class Server:
     def __init__(self, app, here: ChatHelper, there: ChatHelper):
         self.app, self.here, self.there = app, here, there
         self.clock = Clock()
-        for key in (keys.JOIN_LIMITER, keys.LOGIN_LIMITER, keys.LOGIN_IP_LIMITER,
-                    keys.SIGNUP_LIMITER, keys.UPLOAD_LIMITER, keys.MESSAGE_LIMITER):
+        for key in (keys.JOIN_LIMITER, keys.LOGIN_LIMITS, keys.SIGNUP_LIMITER,
+                    keys.UPLOAD_LIMITER, keys.MESSAGE_LIMITER):
             app[key].clock = self.clock
 
     def later(self, seconds: float) -> None:
@@ -177,15 +178,14 @@ async def _panel_login(chat: ChatHelper, email: str, password: str):
                                                    "password": password})
 
 
-async def test_failed_logins_lock_the_account_on_both_doors(server):
+async def test_failed_logins_lock_the_account_at_that_address_on_both_doors(server):
     await server.here.register(email="target@example.com", password=PASSWORD)
-    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT.burst)):
+    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst)):
         status, _, body = await _login(server.here, "target@example.com", "guess-guess")
         assert status == 401, body
-    # Locked: even the right password, from anywhere, through the API or the panel.
+    # Locked at this address: even the right password, through the API or the panel.
     wait = _retry_after(*await _login(server.here, "target@example.com", PASSWORD))
-    assert _retry_after(*await _login(server.there, "target@example.com", PASSWORD)) >= 1
-    status, headers, text = await _panel_login(server.there, "target@example.com", PASSWORD)
+    status, headers, text = await _panel_login(server.here, "target@example.com", PASSWORD)
     assert status == 429 and int(headers["Retry-After"]) >= 1 and "Too many" in text
     # Other accounts at the same address are not locked.
     await server.here.register(email="colleague@example.com", password=PASSWORD)
@@ -194,6 +194,21 @@ async def test_failed_logins_lock_the_account_on_both_doors(server):
     server.later(wait)
     status, _, body = await _login(server.here, "target@example.com", PASSWORD)
     assert status == 200, body
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(server):
+    """Issue 16: anyone who knew an email could lock that account for everybody. Now the
+    stranger's failures lock only the stranger's address; the owner, from their own
+    address, still gets in with the right password, through either door."""
+    await server.here.register(email="owner@example.com", password=PASSWORD)
+    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst) * 3):
+        status, _, _ = await _login(server.there, "owner@example.com", "guess-guess")
+        assert status in (401, 429)
+    assert _retry_after(*await _login(server.there, "owner@example.com", PASSWORD)) >= 1
+    status, _, body = await _login(server.here, "owner@example.com", PASSWORD)
+    assert status == 200, body
+    status, headers, _ = await _panel_login(server.here, "owner@example.com", PASSWORD)
+    assert status == 302, status
 
 
 async def test_failed_logins_per_ip(server):
@@ -209,7 +224,7 @@ async def test_failed_logins_per_ip(server):
 
 async def test_successful_logins_do_not_count(server):
     await server.here.register(email="daily@example.com", password=PASSWORD)
-    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT.burst) * 2):
+    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst) * 2):
         assert (await _login(server.here, "daily@example.com", PASSWORD))[0] == 200
 
 
@@ -220,8 +235,8 @@ async def test_concurrent_guesses_cannot_slip_past_the_limit(server):
     results = await asyncio.gather(*(_login(server.here, "target@example.com", f"guess-{i}")
                                      for i in range(40)))
     statuses = sorted(status for status, _, _ in results)
-    assert statuses.count(401) == int(LOGIN_FAILURES_PER_ACCOUNT.burst), statuses
-    assert statuses.count(429) == 40 - int(LOGIN_FAILURES_PER_ACCOUNT.burst)
+    assert statuses.count(401) == int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst), statuses
+    assert statuses.count(429) == 40 - int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst)
 
 
 # --- sign-ups per IP, API and panel together -----------------------------------------
@@ -269,7 +284,7 @@ async def test_limits_off_lifts_them_all(aiohttp_client, config):
     chat = ChatHelper(client.session, str(client.make_url("/")))
     for _ in range(int(SIGNUPS_PER_IP.burst) + 1):
         await chat.register()
-    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT.burst) + 1):
+    for _ in range(int(LOGIN_FAILURES_PER_ACCOUNT_AND_IP.burst) + 1):
         status, _, _ = await _login(chat, "nobody@example.com", "guess-guess")
         assert status == 401
     token, _ = await chat.register()
