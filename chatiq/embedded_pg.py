@@ -43,4 +43,7 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         server.cleanup_mode = "stop"
         server.cleanup()
+        # cleanup() keeps the server running while its handle list names another process,
+        # and a ChatIQ killed outright stays on that list forever: stop it ourselves.
+        server.stop()
         log.info("embedded PostgreSQL stopped")
