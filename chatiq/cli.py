@@ -1,4 +1,4 @@
-"""`chatiq serve | migrate | version`: the only place that starts things."""
+"""`chatiq serve | migrate | upgrade-db | version`: the only place that starts things."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatiq", description="Self-hosted live chat.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server")
-    for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
+    for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit"),
+              sub.add_parser("upgrade-db", help="upgrade the embedded PostgreSQL's data to the"
+                                                " bundled version and exit (serve does it too)")):
         p.add_argument("--data-dir", help="where the embedded database and secrets live"
                                           " (default ./chatiq-data, or $CHATIQ_DATA_DIR)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(host=getattr(args, "host", None), port=getattr(args, "port", None),
                              data_dir=args.data_dir)
+        if args.command == "upgrade-db":
+            return _upgrade_db(config)
         with Database(config) as dsn:
             config = dataclasses.replace(config, database_url=dsn)
             if args.command == "migrate":
@@ -109,6 +113,24 @@ def _check_reachable(dsn: str) -> None:
         where = urlsplit(dsn).hostname or "the local socket"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot reach the database at {where}: {first}") from None
+
+
+def _upgrade_db(config: Config) -> int:
+    from chatiq.embedded_pg import UpgradeError, upgrade
+
+    try:
+        done = upgrade(config.pg_dir)
+    except UpgradeError as exc:
+        print(f"chatiq: could not upgrade {config.pg_dir}, nothing was changed: {exc}",
+              file=sys.stderr)
+        return 1
+    if done is None:
+        print(f"nothing to upgrade in {config.pg_dir}: no database yet, or already on the"
+              " bundled PostgreSQL")
+    else:
+        print(f"upgraded {config.pg_dir} from PostgreSQL {done.old_version} to {done.new_version}"
+              f" in {done.seconds:.1f} s; the old data is in {done.backup}")
+    return 0
 
 
 async def _migrate(config: Config) -> int:
