@@ -2,7 +2,8 @@
 `chatiq serve` on a fresh data dir, one visitor ↔ operator round trip, SIGTERM, clean stop.
 
 Only the standard library and aiohttp (a dependency of ChatIQ), so a bare `pip install .`
-is enough. Prints one line when it passes; the server's log and the reason when it fails.
+is enough. Prints one line when it passes; the reason and the server's log when it fails
+(an ERROR or a traceback in that log fails it too).
 """
 
 from __future__ import annotations
@@ -122,11 +123,11 @@ async def check(chatiq: Path, data_dir: Path, log_path: Path) -> str:
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     started = time.monotonic()
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb") as out:
         # From the data dir, not the checkout: the installed package is what runs.
         server = subprocess.Popen([str(chatiq), "serve", "--data-dir", str(data_dir),
                                    "--port", str(port)],
-                                  cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                  cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             await wait_healthy(http, base, server)
@@ -144,7 +145,10 @@ async def check(chatiq: Path, data_dir: Path, log_path: Path) -> str:
         raise SmokeFailure(f"chatiq serve exited with {code} after SIGTERM")
     if (data_dir / "pg" / "postmaster.pid").exists():
         raise SmokeFailure("PostgreSQL was left running after the stop")
-    running = re.search(r"embedded PostgreSQL (\d+) running", log_path.read_text(errors="replace"))
+    log = log_path.read_text(errors="replace")
+    if "Traceback" in log or " ERROR " in log:
+        raise SmokeFailure("chatiq serve logged an error or a traceback")
+    running = re.search(r"embedded PostgreSQL (\d+) running", log)
     return (f"Python {platform.python_version()}, PostgreSQL {running.group(1) if running else '?'},"
             f" healthy {healthy:.1f} s after start, round trip {trip:.2f} s,"
             f" stopped with exit code 0 in {stopped:.1f} s")

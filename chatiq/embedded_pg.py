@@ -78,8 +78,10 @@ class EmbeddedPostgres:
         server.cleanup_mode = "stop"
         server.cleanup()
         # cleanup() keeps the server running while its handle list names another process,
-        # and a ChatIQ killed outright stays on that list forever: stop it ourselves.
-        server.stop()
+        # and a ChatIQ killed outright stays on that list forever: stop it ourselves. (Only
+        # then: a server just stopped may linger as a zombie that stop() would try to kill.)
+        if (self.pgdata / "postmaster.pid").exists():
+            server.stop()
         log.info("embedded PostgreSQL stopped")
 
 

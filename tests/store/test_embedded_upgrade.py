@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import shutil
 import signal
 import subprocess
@@ -243,3 +244,14 @@ def test_stop_stops_postgresql_after_an_earlier_chatiq_was_killed(data_dir):
     embedded.start()  # reuses the running server
     embedded.stop()
     assert not (pgdata / "postmaster.pid").exists(), "PostgreSQL was left running"
+
+
+def test_an_ordinary_stop_is_quiet(data_dir, caplog):
+    """Stopping again after cleanup() had stopped the server found its postmaster still
+    unreaped, ran pg_ctl stop a second time and logged an ERROR on every exit."""
+    embedded = EmbeddedPostgres(data_dir / "pg")
+    embedded.start()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        embedded.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
