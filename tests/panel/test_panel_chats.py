@@ -140,7 +140,7 @@ async def test_reply_box_uploads_need_the_session_csrf_and_the_chat(browsers, ow
     import aiohttp
 
     from conftest import ChatHelper
-    from uploads.samples import png
+    from files.samples import png
 
     await owner.create_site()
     (site_key,) = sql("SELECT site_key FROM sites")[0]
