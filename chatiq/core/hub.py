@@ -23,6 +23,11 @@ class Peer:
     # within one event-loop pass, before the writer could run, is not a stall.
     HARD_LIMIT_FACTOR = 8
 
+    # Thousands sit idle per process: no per-instance __dict__.
+    __slots__ = ("kind", "outbox", "sending", "limit", "_congested", "closed", "overflowed",
+                 "_wake", "_on_overflow", "end", "site_id", "visitor_id", "chat_id", "user_id",
+                 "site_ids", "__weakref__")
+
     def __init__(self, kind: str, *, limit: int, wake: Callable[[], None],
                  on_overflow: Callable[[], None],
                  congested: Callable[[], bool] = lambda: True,

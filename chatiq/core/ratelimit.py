@@ -54,6 +54,8 @@ def whole_seconds(wait: float) -> int:
 class TokenBucket:
     """Allows `burst` events at once and `per_second` sustained."""
 
+    __slots__ = ("capacity", "rate", "tokens", "clock", "stamp")  # one per socket
+
     def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic):
         self.capacity = float(limit.burst)
         self.rate = float(limit.per_second)

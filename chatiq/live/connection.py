@@ -45,6 +45,9 @@ class Connection:
     """One WebSocket: its peer (outbound queue), rate limiter and frame dispatch."""
 
     kind = "visitor"
+    # One per open socket, thousands per process: no per-instance __dict__.
+    __slots__ = ("request", "app", "config", "pool", "hub", "specs", "ws", "peer", "bucket",
+                 "refused_in_a_row", "_writer", "_ended")
 
     def __init__(self, request: web.Request):
         self.request = request

@@ -20,6 +20,7 @@ from chatiq.live.connection import Closing, Connection
 
 class OperatorConnection(Connection):
     kind = "operator"
+    __slots__ = ("user", "known_chats")
 
     def __init__(self, request: web.Request):
         super().__init__(request)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 class VisitorConnection(Connection):
     kind = "visitor"
+    __slots__ = ("site", "visitor")
 
     def __init__(self, request: web.Request):
         super().__init__(request)

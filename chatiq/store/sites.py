@@ -10,7 +10,7 @@ from chatiq.store import db
 from chatiq.store.accounts import User
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Site:
     id: int
     org_id: int

@@ -12,7 +12,7 @@ from chatiq.store import db
 from chatiq.store.chats import EventHook
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Visitor:
     id: int
     site_id: int

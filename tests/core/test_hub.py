@@ -3,10 +3,14 @@
 from chatiq.core.hub import Hub, Peer
 
 
+class Watched(Peer):
+    """A peer that records its calls (Peer itself has __slots__)."""
+
+
 def peer(kind="visitor", limit=10):
     woken = []
     overflowed = []
-    p = Peer(kind, limit=limit, wake=lambda: woken.append(1), on_overflow=lambda: overflowed.append(1))
+    p = Watched(kind, limit=limit, wake=lambda: woken.append(1), on_overflow=lambda: overflowed.append(1))
     p.woken, p.overflow_calls = woken, overflowed
     return p
 
