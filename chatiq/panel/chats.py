@@ -11,6 +11,7 @@ from yarl import URL
 from chatiq import keys
 from chatiq.api.common import ApiError, error_response
 from chatiq.files.api import handle_upload
+from chatiq.automation.templates import render as fill_template
 from chatiq.panel import i18n
 from chatiq.panel.access import require_user
 from chatiq.panel.render import render
@@ -67,7 +68,11 @@ async def chats_page(request: web.Request) -> web.Response:
             "colleagues": [{"ref": make_id("u", u.id), "name": u.name}
                            for u in await accounts.org_users(pool, user.org_id)
                            if u.id in allowed],
-            "templates": await automation.templates_for(pool, user, site.id),
+            # Filled here as the REST endpoint fills them: the reply box sends what it shows.
+            "templates": [{"shortcut": tpl.shortcut, "title": tpl.title,
+                           "text": fill_template(tpl.text, visitor_name=active["visitor"]["name"],
+                                                 operator_name=user.name, site_name=site.name)}
+                          for tpl in await automation.templates_for(pool, user, site.id)],
             "browser": describe(active_row["user_agent"]),
         })
     return await render(request, "chats.html", ctx)
