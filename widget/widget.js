@@ -87,7 +87,7 @@
   var sock = null, joined = false, dead = false, everJoined = false, booted = false, shown = false;
   var attempt = 0, retryT = 0, refs = {}, refN = 0, inflight = null, inflightT = 0, warned = {};
   var token = get('token'), tkey = 'token', me = null, chatId = null, features = {}, srv = {};
-  var noUser = 0, refused = 0;
+  var noUser = 0, refused = 0, pinned = true;
   var mailMode = '', mailGiven = get('mail');  // (ext) the email ask: '', 'away' or 'transcript'
   var business = { open: true }, online = 0, agent = null, typingName = '', typingT = 0;
   var maxSeq = 0, adminRead = 0, readSent = 0, seen = +get('seen') || 0;
@@ -303,6 +303,10 @@
     clearTimeout(noteT); noteT = setTimeout(function () { noteEl.hidden = true; }, 6000);
   }
   function scrollEnd() { log.scrollTop = log.scrollHeight; }
+  // An image grows its message when it decodes, after the log was scrolled to the end:
+  // a reader who was at the end stays there (scrolling is what moves them off it).
+  function keepPinned() { if (pinned) scrollEnd(); }
+  on(log, 'scroll', function () { pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 60; });
   function grow() { input.style.height = ''; input.style.height = Math.min(input.scrollHeight, 120) + 'px'; }
   function insertText(s) {
     var a = input.selectionStart, b = input.selectionEnd, v = input.value;
@@ -382,7 +386,8 @@
     if (a && typeof a === 'object') {
       url = fileUrl(a.url); th = a.thumbUrl && fileUrl(a.thumbUrl);
       b.appendChild(th && /^image\//.test(a.mime || '')
-        ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' }, [h('img', { src: th, alt: String(a.name || t('file')) })])
+        ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' },
+          [on(h('img', { src: th, alt: String(a.name || t('file')) }), 'load', keepPinned)])
         : h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', download: '', 'data-chatiq': 'attachment' },
           ['📄 ' + String(a.name || t('file')) + ' · ' + size(a.size)]));
       if (m.text) b.appendChild(h('br'));

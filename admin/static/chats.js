@@ -323,6 +323,12 @@ function start(app) {
     messages.scrollTop = messages.scrollHeight;
   }
 
+  // Images grow their message when they decode, after the view was scrolled to the end:
+  // an operator who was at the end stays there (their own scrolling is what unpins them).
+  let pinned = true;
+  messages.addEventListener("scroll", () => { pinned = nearBottom(); });
+  messages.addEventListener("load", () => { if (pinned) scrollToEnd(); }, true);
+
   function authorName(message) {
     const author = message.author;
     if (author.kind === "bot") return author.name || S.bot;

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from browser_support import DOCS, chromium
+from browser_support import DOCS, chromium, logged_in_page
 
 from conftest import recv_until
 
@@ -28,35 +28,10 @@ async def browser():
         yield b
 
 
-class Console:
-    """Collects what the page complains about: CSP violations, script errors, dialogs."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("console", lambda m: m.type in ("error", "warning")
-                and self.problems.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        page.on("dialog", lambda d: self.problems.append(f"dialog: {d.message}"))
-
-
-async def _logged_in_page(browser, live_server, email: str, password: str = "correct horse 1"):
-    context = await browser.new_context(viewport={"width": 1400, "height": 860},
-                                        locale="en-GB")
-    page = await context.new_page()
-    console = Console(page)
-    await page.goto(live_server.url + "/admin/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url("**/admin/chats")
-    await page.wait_for_selector("#conn-state[data-state=connected]")
-    return page, console
-
-
 async def test_operator_answers_a_visitor_live(browser, live_server):
     token, user = await live_server.register(email="olena@example.com")
     site = await live_server.create_site(token, name="Shop")
-    page, console = await _logged_in_page(browser, live_server, "olena@example.com")
+    page, console = await logged_in_page(browser, live_server, "olena@example.com")
 
     visitor = await live_server.visitor_ws(site["siteKey"], pageUrl="https://shop.example/pricing",
                                            pageTitle="Pricing", language="uk-UA")
@@ -103,7 +78,7 @@ async def test_saved_settings_reach_an_open_widget(browser, live_server):
     token, _ = await live_server.register(email="taras@example.com")
     site = await live_server.create_site(token, name="Bakery")
     visitor = await live_server.visitor_ws(site["siteKey"])
-    page, console = await _logged_in_page(browser, live_server, "taras@example.com")
+    page, console = await logged_in_page(browser, live_server, "taras@example.com")
 
     await page.goto(f"{live_server.url}/admin/sites/{site['id']}/settings")
     await page.locator("input[name=color]").fill("#e11d48")
@@ -127,7 +102,7 @@ async def test_saved_settings_reach_an_open_widget(browser, live_server):
 
 async def test_panel_speaks_ukrainian_after_switching(browser, live_server):
     await live_server.register(email="iryna@example.com")
-    page, console = await _logged_in_page(browser, live_server, "iryna@example.com")
+    page, console = await logged_in_page(browser, live_server, "iryna@example.com")
     await page.click(".lang-switch button[value=uk]")
     await page.wait_for_selector("html[lang=uk]")
     assert await page.locator(".nav a[href='/admin/chats']").text_content() == "Чати"
@@ -144,7 +119,7 @@ async def test_the_live_view_resumes_after_a_server_restart(browser, live_server
     site = await live_server.create_site(token, name="Shop")
     visitor = await live_server.visitor_ws(site["siteKey"])
     first = await live_server.say(visitor, "before the restart")
-    page, console = await _logged_in_page(browser, live_server, "maksym@example.com")
+    page, console = await logged_in_page(browser, live_server, "maksym@example.com")
     await page.goto(f"{live_server.url}/admin/chats/{first['chatId']}")
     await expect(page.locator("#message-list li.msg-visitor .text")).to_have_text(
         ["before the restart"])
