@@ -46,6 +46,7 @@
     closed: ['Offline, leave us a message', 'Не в мережі, залиште повідомлення'],
     connecting: ['Connecting…', 'З’єднання…'],
     reconnecting: ['Connection lost. Reconnecting…', 'Зв’язок втрачено. Перепідключення…'],
+    relink: ['Reconnecting…', 'Перепідключення…'],
     offline: ['You are offline. Messages will be sent when the connection is back.',
       'Ви не в мережі. Повідомлення надішлемо, щойно з’явиться зв’язок.'],
     typing: ['{} is typing…', '{} друкує…'],
@@ -355,9 +356,12 @@
     avatar.textContent = '';
     avatar.appendChild(doc.createTextNode(name.charAt(0).toUpperCase()));
     if (pic) avatar.appendChild(on(h('img', { src: pic, alt: '' }), 'error', function () { this.remove(); }));
-    var st = !business.open ? 'closed' : online > 0 ? 'online' : 'away';
+    // Without a connection nobody can answer: the header must not say "Online" under the
+    // banner that says the connection is lost.
+    var st = !joined ? 'link' : !business.open ? 'closed' : online > 0 ? 'online' : 'away';
     statusEl.setAttribute('data-state', st);
-    statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1)) : t(st);
+    statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1))
+      : st === 'link' ? t(everJoined ? 'relink' : 'connecting') : t(st);
     connEl.hidden = joined;
     connEl.textContent = refused ? t('signIn') : navigator.onLine === false ? t('offline') : t(everJoined ? 'reconnecting' : 'connecting');
     connEl.setAttribute('data-state', joined ? 'ok' : 'offline');

@@ -475,3 +475,22 @@ async def test_screenshots(browser, live_server, tmp_path):
         await w.page.screenshot(path=str(out / f"widget-{scheme}.png"))
         await w.page.context.close()
     assert (out / "widget-dark.png").stat().st_size > 1000
+
+
+async def test_header_never_says_online_while_the_connection_is_lost(browser, live_server):
+    """Regression: the header said "● Online" under the banner "Connection lost. Reconnecting…"."""
+    token, site = await setup(live_server)
+    op = await live_server.operator_ws(token)  # an operator online: the header says "Online"
+    w = await open_page(browser, live_server, site["siteKey"])
+    await w.open()
+    await w.page.wait_for_selector(w.q("status", '[data-state="online"]'))
+    await op.close()
+    await live_server.stop()
+    await w.page.wait_for_selector(w.q("conn"), state="visible", timeout=10_000)
+    status = w.page.locator(w.q("status"))
+    assert await status.get_attribute("data-state") != "online"
+    assert "Online" not in await status.text_content()
+    assert await status.text_content() == "Reconnecting…"
+    await live_server.start()
+    await w.page.wait_for_selector(w.q("conn"), state="hidden", timeout=30_000)
+    assert await status.get_attribute("data-state") != "link"
