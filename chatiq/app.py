@@ -116,6 +116,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.SIGNUP_LIMITER] = KeyedLimiter(ratelimit.SIGNUPS_PER_IP)
     app[keys.UPLOAD_LIMITER] = KeyedLimiter(ratelimit.UPLOADS_PER_IP)
     app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)
+    app[keys.REFUSED_ORIGIN_LIMITER] = KeyedLimiter(ratelimit.REFUSED_ORIGIN_NOTES)
     app.cleanup_ctx.append(_database)
     setup_automation(app)  # after the pool it uses
     setup_privacy(app)  # the retention job; likewise

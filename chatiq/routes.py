@@ -209,6 +209,7 @@ PANEL_ROUTES = [
     ("POST", "/admin/sites", sites.create_site, "panel_site_create"),
     ("POST", "/admin/sites/{id}", sites.update_site, "panel_site_update"),
     ("POST", "/admin/sites/{id}/operators", sites.set_operators, "panel_site_operators"),
+    ("POST", "/admin/sites/{id}/allow-origin", sites.allow_origin, "panel_site_allow_origin"),
     ("GET", "/admin/sites/{id}/settings", settings.settings_page, "panel_site_settings"),
     ("POST", "/admin/sites/{id}/settings", settings.save_settings, "panel_site_settings_post"),
     ("POST", "/admin/sites/{id}/identity", site_identity.save_enforce, "panel_site_identity"),

@@ -638,10 +638,15 @@
         show(); dead = refused = 1; form.hidden = true; paintAgent();
         return console.warn('ChatIQ: visitor identity refused (close 4010), see window.chtq.user');
       }
-      if (e.code === 4003) {  // unknown or disabled site key: vanish, say it once, never retry
+      if (e.code === 4003) {  // a refused origin or site key: vanish, say which once, never retry
         dead = true;
         host.remove();
-        return console.warn('ChatIQ: the server refused site key "' + siteKey + '" (close 4003); the chat widget is off.');
+        if (/^origin/.test(e.reason)) {
+          return console.warn('ChatIQ: this page\'s origin ' + location.origin + ' is not allowed for site key "' + siteKey +
+            '" (close 4003); the chat widget is off. Add ' + location.origin + ' to the site\'s allowed origins in the ChatIQ panel ' +
+            '(' + base + '/admin/sites: "Recently refused" → Allow).');
+        }
+        return console.warn('ChatIQ: the server refused site key "' + siteKey + '" (close 4003: unknown or disabled site); the chat widget is off.');
       }
       if (e.code === 4410) {  // (ext) the site erased this visitor's data: forget it here too
         set(tkey, ''); set('outbox', '[]'); set('seen', seen = 0); token = chatId = null; outbox = [];

@@ -10,7 +10,7 @@ from chatiq.core import fanout
 
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
-from chatiq.core.origins import normalize_origin, origin_from_domain
+from chatiq.core.origins import normalize_origin, origin_from_domain, origins_from_domain
 from chatiq.privacy.audit import record_request
 from chatiq.core.protocol import Bool, List, Str, make_id, parse_id
 from chatiq.core.security import new_token
@@ -76,7 +76,7 @@ async def new_site(app: web.Application, user, name: str, domain: str | None,
                    origins: list[str]) -> sites.Site:
     """Create a site (a domain seeds the allowed origins) and show it to open sockets."""
     if domain and not origins:
-        origins = [origin_from_domain(domain)]
+        origins = origins_from_domain(domain)
     site = await sites.create_site(app[keys.POOL], org_id=user.org_id, name=name, domain=domain,
                                    allowed_origins=origins, site_key=new_token(18))
     await share_site(app, site)

@@ -20,6 +20,7 @@ from chatiq.store.db import NotFound
 from chatiq.store.site_identity import identity_for_join
 from chatiq.core.wire import message_object, settings_object
 from chatiq.live.connection import Closing, Connection
+from chatiq.live.refusals import note_refused_origin
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ class VisitorConnection(Connection):
         site = await sites.site_by_key(self.pool, data["siteKey"])
         if site is None or not site.enabled:
             raise Closing(protocol.CLOSE_FORBIDDEN, "unknown or disabled site")
-        if not origin_allowed(self.request.headers.get("Origin"), site.allowed_origins,
-                              self.request.host):
+        origin = self.request.headers.get("Origin")
+        if not origin_allowed(origin, site.allowed_origins, self.request.host):
+            await note_refused_origin(self.app, site, origin)
+            # The widget tells "origin" from "site key" by this reason's first word.
             raise Closing(protocol.CLOSE_FORBIDDEN, "origin not allowed for this site")
         info = {**data, "userAgent": self.request.headers.get("User-Agent", "")[:500], "ip": ip}
         token = data.get("visitorToken")

@@ -86,7 +86,8 @@ async def test_bad_site_input_is_explained_and_stores_nothing(owner, sql):
         "enabled": "on"})
     assert resp.status == 422 and "https://shop.example" in text
     assert "Each allowed origin must look like" in text
-    assert sql("SELECT allowed_origins FROM sites") == [(["https://shop.example"],)]
+    assert sql("SELECT allowed_origins FROM sites") == [
+        (["https://shop.example", "https://www.shop.example"],)]
 
 
 async def test_site_edit_renames_disables_and_sets_origins(owner, sql):
