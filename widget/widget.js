@@ -72,6 +72,10 @@
     brand: ['Powered by ChatIQ', 'Працює на ChatIQ'],
     signIn: ['Sign in to chat with us.', 'Увійдіть, щоб написати нам.'],
     mailAway: ['Leave your email and we will answer there too.', 'Залиште email, і ми відповімо й туди.'],
+    mailContact: ['Leave your email as a contact: our team can write to you later.',
+      'Залиште email як контакт: наша команда зможе написати вам пізніше.'],
+    mailKept: ['Thanks! Your email is saved as your contact; this chat sends no emails.',
+      'Дякуємо! Ваш email збережено як контакт; цей чат не надсилає листів.'],
     mailAsk: ['Email me this conversation', 'Надіслати мені цю розмову'],
     mailPh: ['Your email', 'Ваш email'],
     mailOk: ['Thanks! We have your email.', 'Дякуємо! Ваш email у нас.'],
@@ -373,14 +377,15 @@
   // ---- (ext) the visitor's email: offline capture, and the transcript after a closed chat --
   function askEmail(mode) {
     mailMode = mode; mailEl.hidden = !mode;
-    if (mode) mailText.textContent = t(mode === 'transcript' ? 'mailAsk' : 'mailAway');
+    // Without email on the server the address is only a contact detail, and we say so.
+    if (mode) mailText.textContent = t(mode === 'transcript' ? 'mailAsk' : features.email ? 'mailAway' : 'mailContact');
   }
   function giveEmail() {
     var v = mailIn.value.trim(), tr = mailMode === 'transcript';
     if (v) send('visitor:email', { email: v, transcript: tr }, function (err, d) {
       if (err) return note(err.message || err.code);
       set('mail', mailGiven = '1'); askEmail('');
-      sysNote(t(d.transcript ? 'mailSent' : 'mailOk'));
+      sysNote(t(d.transcript ? 'mailSent' : features.email ? 'mailOk' : 'mailKept'));
     });
   }
 
@@ -743,7 +748,8 @@
         online = +d.count || 0; paintAgent();
         break;
       case 'chat:closed':
-        showTyping(false); sysNote(t('ended')); askEmail('transcript');
+        showTyping(false); sysNote(t('ended'));
+        if (features.email) askEmail('transcript');  // never offer what cannot be sent
         break;
       case 'message:reaction':
         r = byKey['i' + d.messageId];

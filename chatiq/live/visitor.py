@@ -15,6 +15,7 @@ from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import new_token
 from chatiq.store import chats, sites, visitors
+from chatiq.store import mail as mail_store
 from chatiq.store.accounts import user_by_id
 from chatiq.store.db import NotFound
 from chatiq.store.site_identity import identity_for_join
@@ -123,7 +124,10 @@ class VisitorConnection(Connection):
             "agent": agent,
             "operatorsOnline": self.hub.operators_online(site.id),
             "history": history,
-            "features": {"uploads": True, "reactions": True},
+            # email: whether this site can send email at all; without it the widget never
+            # promises an emailed answer or transcript.
+            "features": {"uploads": True, "reactions": True,
+                         "email": await mail_store.mail_configured(self.pool, site.org_id)},
             "identity": _identity_state(decision),
         })
         return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}

@@ -49,7 +49,8 @@ async def visitor_email(conn, data: dict) -> dict:
     if not valid_address(email):
         raise ProtocolError("invalid", "'email' is not an email address", field="email")
     job = None
-    if data.get("transcript"):
+    # Without SMTP a transcript would wait in the outbox for ever: keep the address only.
+    if data.get("transcript") and await store.mail_configured(conn.pool, conn.site.org_id):
         if conn.chat_id is None:
             raise NotFound("chat not found")
         limiter, ip = conn.app[keys.TRANSCRIPT_LIMITER], conn.request.remote or "?"
