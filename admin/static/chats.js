@@ -549,6 +549,17 @@ function start(app) {
     setInterval(tick, 30000);
   }
 
+  // ---- an inline notice above the reply box (as the widget shows), never a native alert ----
+
+  const noticeBox = document.getElementById("reply-notice");
+  let noticeTimer = null;
+  function notice(text) {
+    noticeBox.textContent = text;
+    noticeBox.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { noticeBox.hidden = true; }, 8000);
+  }
+
   // ---- close, reopen, assign ----
 
   const closeButton = document.getElementById("close-chat");
@@ -575,7 +586,7 @@ function start(app) {
       const ack = await socket.request(type, { chatId: activeId, ...data });
       if (ack.chat) applyChat(ack.chat);
     } catch (err) {
-      alert(S.action_failed.replace("{message}", err.message));
+      notice(S.action_failed.replace("{message}", err.message));
     }
   }
   closeButton.addEventListener("click", () => act("chat:close", {}));
@@ -608,7 +619,7 @@ function start(app) {
       if (err.code === "invalid" || err.code === "not_found" || err.code === "too_large") {
         state.outbox.delete(clientId);
         item.node.remove();
-        alert(S.action_failed.replace("{message}", err.message));
+        notice(S.action_failed.replace("{message}", err.message));
       } else {
         item.node.querySelector(".receipt").textContent = "!";
         item.node.title = S.failed; // resent with the same clientId after reconnecting
@@ -640,7 +651,7 @@ function start(app) {
     fileInput.value = "";
     if (!file) return;
     if (file.size > MAX_UPLOAD) {
-      alert(S.too_big);
+      notice(S.too_big);
       return;
     }
     const body = new FormData();
@@ -658,7 +669,7 @@ function start(app) {
       item.attachmentId = answer.attachment.id;
     } catch (err) {
       item.node.remove();
-      alert(S.upload_failed.replace("{message}", err.message));
+      notice(S.upload_failed.replace("{message}", err.message));
       return;
     }
     state.outbox.set(clientId, item);

@@ -139,3 +139,21 @@ async def test_the_live_view_resumes_after_a_server_restart(browser, live_server
     problems = [p for p in console.problems if "WebSocket" not in p]
     assert problems == []
     await visitor.close()
+
+
+async def test_a_too_big_file_gets_an_inline_notice_not_an_alert(browser, live_server):
+    """Regression: a 12 MB file in the reply box popped a native alert()."""
+    token, _ = await live_server.register(email="bohdan@example.com")
+    site = await live_server.create_site(token, name="Shop")
+    visitor = await live_server.visitor_ws(site["siteKey"])
+    said = await live_server.say(visitor, "Can you send the manual?")
+    page, console = await logged_in_page(browser, live_server, "bohdan@example.com")
+    await page.goto(f"{live_server.url}/admin/chats/{said['chatId']}")
+    await page.wait_for_selector("#conn-state[data-state=connected]")
+    await page.set_input_files("#reply-file", files=[
+        {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * (12 << 20)}])
+    await expect(page.locator("#reply-notice")).to_be_visible()
+    await expect(page.locator("#reply-notice")).to_have_text("This file is larger than 10 MB.")
+    assert await page.get_attribute("#reply-notice", "role") == "alert"
+    assert console.problems == []  # no dialog
+    await visitor.close()
