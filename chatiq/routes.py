@@ -241,6 +241,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/operator", ws_operator.operator_socket, name="ws_operator")
     router.add_get("/widget.js", widget_http.widget_js, name="widget_js")
     router.add_get("/demo", widget_http.demo, name="demo")
+    router.add_get("/favicon.ico", widget_http.favicon, name="favicon")
     router.add_get("/demo/{siteKey}", widget_http.demo, name="demo_site")
     # The preview first: a stored name always has an extension, so it is never "thumb".
     router.add_get("/files/{id}/thumb", files.thumbnail, name="file_thumb")
