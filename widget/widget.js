@@ -419,7 +419,7 @@
     var atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     if (!r) {
       r = { mine: kind === 'visitor', them: kind === 'operator' || kind === 'bot' };
-      r.mark = h('span', { 'class': 'k', 'data-chatiq': 'mark' });
+      r.mark = h('span', { 'class': 'k', role: 'img', 'data-chatiq': 'mark' });
       r.rx = h('div', { 'class': 'rx', 'data-chatiq': 'reactions' });
       r.rb = btn('rb', t('react'), icon(I.smile, 'i'), 'react', function () { pickReaction(r); });
       r.el = h('div', { 'class': 'm ' + (r.mine ? 'me' : kind === 'system' ? 'sys' : 'them'), 'data-chatiq': 'message', 'data-kind': kind }, [

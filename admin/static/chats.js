@@ -284,10 +284,16 @@ function start(app) {
 
   const splitter = document.getElementById("splitter");
   const savedWidth = Number(localStorage.getItem("chatiq.listWidth"));
-  if (savedWidth) app.style.setProperty("--list-width", `${savedWidth}px`);
+  // A focusable separator is a slider to assistive technology: it says where it is.
+  splitter.setAttribute("aria-valuemax", String(Math.round(Math.max(200, window.innerWidth * 0.6))));
+  if (savedWidth) showWidth(savedWidth);
+  function showWidth(width) {
+    app.style.setProperty("--list-width", `${width}px`);
+    splitter.setAttribute("aria-valuenow", String(Math.round(width)));
+  }
   function setWidth(px) {
     const width = Math.max(200, Math.min(px, window.innerWidth * 0.6));
-    app.style.setProperty("--list-width", `${width}px`);
+    showWidth(width);
     localStorage.setItem("chatiq.listWidth", String(Math.round(width)));
   }
   splitter.addEventListener("pointerdown", (event) => {

@@ -1,0 +1,105 @@
+"""Every panel page with something on it, for the tests that look at all of them (axe, the
+Ukrainian sweep, phone widths, screenshots). The list comes from the URL table, so a new
+page is looked at without anyone remembering to add it here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from browser_support import logged_in_page, operator_upload, png
+
+from chatiq.routes import PANEL_ROUTES
+
+# Not pages a person reads: JSON, downloads, sign-in redirects, the index redirect.
+NOT_PAGES = re.compile(r"^/admin/(api/|oidc/)|/(transcript|export)$|\.csv$|^/admin$")
+# Pages for someone signed out (the rest need a session).
+SIGNED_OUT = {"/admin/login", "/admin/signup", "/admin/password/forgot",
+              "/admin/invite/{token}", "/admin/password/reset/{token}"}
+EMAIL = "tour@example.com"
+
+
+@dataclass
+class Tour:
+    token: str
+    site: dict
+    chat_id: str
+    visitor_id: str
+    webhook_id: str
+    invite_token: str = ""
+
+    def url(self, path: str) -> str:
+        """The route's path with this tour's ids in place of its placeholders."""
+        if path.startswith("/admin/chats/"):
+            path = path.replace("{id}", self.chat_id)
+        elif path.startswith("/admin/sites/"):
+            path = path.replace("{id}", self.site["id"])
+        elif path.startswith("/admin/visitors/"):
+            path = path.replace("{id}", self.visitor_id)
+        elif path.startswith("/admin/webhooks/"):
+            path = path.replace("{id}", self.webhook_id)
+        elif path.startswith("/admin/invite/"):
+            path = path.replace("{token}", self.invite_token)
+        return path.replace("{token}", "no-such-token")
+
+
+def pages(signed_in: bool) -> list[str]:
+    """Route paths of the panel's pages (placeholders kept), in the URL table's order."""
+    seen: list[str] = []
+    for method, path, *_ in PANEL_ROUTES:
+        if method == "GET" and not NOT_PAGES.search(path) and path not in seen \
+                and (path in SIGNED_OUT) != signed_in:
+            seen.append(path)
+    return seen
+
+
+async def populate(server) -> Tour:
+    """An organization with a site, a chat with text, an image and a reaction, a template,
+    a webhook, some analytics and audit rows."""
+    token, _ = await server.register(email=EMAIL, name="Olena", organization="Квіти")
+    site = await server.create_site(token, name="Flower shop", domain="flowers.example")
+    visitor = await server.visitor_ws(site["siteKey"], pageUrl="https://flowers.example/roses",
+                                      pageTitle="Roses", language="uk-UA", timezone="Europe/Kyiv")
+    said = await server.say(visitor, "Do you deliver roses to Lviv tomorrow?")
+    chat_id = said["chatId"]
+    op = await server.operator_ws(token)
+    await server.reply(op, chat_id, "Yes! Tomorrow before 6 pm.")
+    attachment = await operator_upload(server, token, chat_id, "bouquet.png", png(300, 200))
+    ref = uuid.uuid4().hex
+    await op.send_json({"type": "operator:message", "ref": ref, "data": {
+        "chatId": chat_id, "clientId": uuid.uuid4().hex, "attachmentId": attachment["id"]}})
+    while True:
+        msg = await op.receive(timeout=5)
+        if ref in msg.data:
+            break
+    await server.say(visitor, "Perfect, thank you!")
+    status, body = await server.call("POST", "/api/v1/templates", token, json={
+        "shortcut": "ship", "title": "Shipping", "text": "Hi {visitor.name}, we ship daily."})
+    assert status == 201, body
+    status, body = await server.call("POST", f"/api/v1/sites/{site['id']}/webhooks", token,
+                                     json={"url": "https://hooks.example/chatiq",
+                                           "events": ["message.created"]})
+    assert status == 201, body
+    await op.close()
+    await visitor.close()
+    return Tour(token=token, site=site, chat_id=chat_id,
+                visitor_id=visitor.session["visitorId"], webhook_id=body["webhook"]["id"])
+
+
+async def invite(page, server) -> str:
+    """Invite an operator through the team page (signed in as the owner); the link's token."""
+    await page.goto(server.url + "/admin/team")
+    await page.fill("form[action='/admin/team/invite'] input[name=email]", "mykola@example.com")
+    await page.fill("form[action='/admin/team/invite'] input[name=name]", "Mykola")
+    await page.click("form[action='/admin/team/invite'] button[type=submit]")
+    link = await page.text_content("#invite-link")
+    return link.rsplit("/", 1)[1]
+
+
+async def signed_in(browser, server, **context):
+    """(page, console, tour): the owner signed in, the organization populated."""
+    tour = await populate(server)
+    page, console = await logged_in_page(browser, server, EMAIL, **context)
+    tour.invite_token = await invite(page, server)
+    return page, console, tour
