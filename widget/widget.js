@@ -143,7 +143,7 @@
     if (isNaN(d)) return '';
     if (long || d.toDateString() !== new Date().toDateString()) { o.day = 'numeric'; o.month = 'short'; }
     if (long) o.weekday = 'short';
-    return d.toLocaleString([], o);
+    return d.toLocaleString(lang === 'uk' ? 'uk-UA' : [], o);  // the widget's language, not the browser's
   }
   function size(n) {
     var u = t('units').split(' ');

@@ -161,13 +161,18 @@ function start(app) {
     return li;
   }
 
+  // The wire says "Visitor #N" for a visitor without a name; the panel says it in its language.
+  function visitorName(who) {
+    return who.anonymous ? S.visitor_anonymous.replace("{n}", String(who.id).replace(/^v_/, "")) : who.name;
+  }
+
   function fillItem(li, chat) {
     li.dataset.status = chat.status;
     li.dataset.assigned = chat.assignedTo || "";
     li.dataset.updated = chat.updatedAt;
     li.dataset.lastSeq = String(chat.lastSeq);
     const name = li.querySelector(".chat-name");
-    name.textContent = chat.visitor.name;
+    name.textContent = visitorName(chat.visitor);
     name.dataset.verified = chat.visitor.verified ? "true" : "";  // the ✓ comes from panel.css
     name.title = chat.visitor.verified ? S.verified : "";
     const time = li.querySelector(".chat-time");
@@ -339,6 +344,7 @@ function start(app) {
     const author = message.author;
     if (author.kind === "bot") return author.name || S.bot;
     if (author.kind === "system") return author.name || S.system;
+    if (author.kind === "visitor") return visitorName(author);
     return author.name || "";
   }
 

@@ -7,6 +7,8 @@ site that is not the user's is not found. Charts are SVG drawn on the server.
 from __future__ import annotations
 
 import re
+from functools import partial
+
 from aiohttp import web
 
 from chatiq import keys
@@ -350,7 +352,7 @@ async def analytics_page(request: web.Request) -> web.Response:
         "csv": {t: str(request.app.router["panel_analytics_csv"].url_for().with_query(
             {**csv_query, "table": t})) for t in report_mod.TABLES},
         "first_day": days[0]["date"] if days else "", "last_day": days[-1]["date"] if days else "",
-        "fmt": fmt_seconds, "error": None})
+        "fmt": partial(fmt_seconds, await language(request)), "error": None})
 
 
 async def analytics_csv(request: web.Request) -> web.Response:
@@ -369,15 +371,17 @@ async def analytics_csv(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def fmt_seconds(value: float | None) -> str:
+def fmt_seconds(lang: str, value: float | None) -> str:
+    """43 → "43 s" / "43 с"; units in the panel's language."""
     if value is None:
         return "—"
     value = int(round(value))
+    s, m, h = (i18n.translate(lang, "unit." + u) for u in ("s", "min", "h"))
     if value < 60:
-        return f"{value} s"
+        return f"{value} {s}"
     if value < 3600:
-        return f"{value // 60} min {value % 60:02d} s"
-    return f"{value // 3600} h {value % 3600 // 60:02d} min"
+        return f"{value // 60} {m} {value % 60:02d} {s}"
+    return f"{value // 3600} {h} {value % 3600 // 60:02d} {m}"
 
 
 ROUTES = [

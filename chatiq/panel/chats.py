@@ -26,6 +26,14 @@ MAX_QUERY = 200
 OLDER_PAGE = 50
 
 
+def _in_language(summary: dict, lang: str) -> dict:
+    """A visitor without a name is "Visitor #N" on the wire; the panel says it in its language."""
+    visitor = summary["visitor"]
+    if visitor.get("anonymous"):
+        visitor["name"] = i18n.translate(lang, "js.visitor_anonymous", n=visitor["id"][2:])
+    return summary
+
+
 def _filter_args(name: str, user_id: int) -> dict:
     return {"open": {"status": "open"},
             "mine": {"status": "open", "assigned_to": user_id},
@@ -41,7 +49,7 @@ async def chats_page(request: web.Request) -> web.Response:
     if "id" in request.match_info:
         # NotFound (another tenant's chat, or no such chat) becomes the same 404 page.
         active_row = await chats.chat_for(pool, user, parse_id("c", request.match_info["id"]))
-        active = chat_summary(active_row)
+        active = _in_language(chat_summary(active_row), await language(request))
     name = request.query.get("filter", "open")
     name = name if name in FILTERS else "open"
     q = request.query.get("q", "").strip()[:MAX_QUERY]
@@ -50,7 +58,7 @@ async def chats_page(request: web.Request) -> web.Response:
     query = {"filter": name, **({"q": q} if q else {})}
     lang = await language(request)
     ctx = {
-        "chats": [chat_summary(r) for r in rows],
+        "chats": [_in_language(chat_summary(r), lang) for r in rows],
         "active": active,
         "filter": name,
         "filters": FILTERS,

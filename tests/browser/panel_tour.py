@@ -18,6 +18,17 @@ NOT_PAGES = re.compile(r"^/admin/(api/|oidc/)|/(transcript|export)$|\.csv$|^/adm
 SIGNED_OUT = {"/admin/login", "/admin/signup", "/admin/password/forgot",
               "/admin/invite/{token}", "/admin/password/reset/{token}"}
 EMAIL = "tour@example.com"
+# What people type, in either language (the Ukrainian sweep must not trip over English
+# that a visitor or an owner wrote).
+CONTENT = {
+    "en": {"site": "Flower shop", "page": "Roses", "ask": "Do you deliver roses to Lviv tomorrow?",
+           "answer": "Yes! Tomorrow before 6 pm.", "thanks": "Perfect, thank you!",
+           "template": "Hi {visitor.name}, we ship daily.", "title": "Shipping"},
+    "uk": {"site": "Квіткова крамниця", "page": "Троянди",
+           "ask": "Чи доставите троянди до Львова завтра?", "answer": "Так! Завтра до 18:00.",
+           "thanks": "Чудово, дякую!", "template": "Вітаємо, {visitor.name}! Доставляємо щодня.",
+           "title": "Доставка"},
+}
 
 
 @dataclass
@@ -54,17 +65,18 @@ def pages(signed_in: bool) -> list[str]:
     return seen
 
 
-async def populate(server) -> Tour:
-    """An organization with a site, a chat with text, an image and a reaction, a template,
-    a webhook, some analytics and audit rows."""
+async def populate(server, lang: str = "en") -> Tour:
+    """An organization with a site, a chat with text and an image, a template, a webhook,
+    some analytics and audit rows; what people wrote is in `lang`."""
+    said = CONTENT[lang]
     token, _ = await server.register(email=EMAIL, name="Olena", organization="Квіти")
-    site = await server.create_site(token, name="Flower shop", domain="flowers.example")
+    site = await server.create_site(token, name=said["site"], domain="flowers.example")
     visitor = await server.visitor_ws(site["siteKey"], pageUrl="https://flowers.example/roses",
-                                      pageTitle="Roses", language="uk-UA", timezone="Europe/Kyiv")
-    said = await server.say(visitor, "Do you deliver roses to Lviv tomorrow?")
-    chat_id = said["chatId"]
+                                      pageTitle=said["page"], language="uk-UA",
+                                      timezone="Europe/Kyiv")
+    chat_id = (await server.say(visitor, said["ask"]))["chatId"]
     op = await server.operator_ws(token)
-    await server.reply(op, chat_id, "Yes! Tomorrow before 6 pm.")
+    await server.reply(op, chat_id, said["answer"])
     attachment = await operator_upload(server, token, chat_id, "bouquet.png", png(300, 200))
     ref = uuid.uuid4().hex
     await op.send_json({"type": "operator:message", "ref": ref, "data": {
@@ -73,9 +85,9 @@ async def populate(server) -> Tour:
         msg = await op.receive(timeout=5)
         if ref in msg.data:
             break
-    await server.say(visitor, "Perfect, thank you!")
+    await server.say(visitor, said["thanks"])
     status, body = await server.call("POST", "/api/v1/templates", token, json={
-        "shortcut": "ship", "title": "Shipping", "text": "Hi {visitor.name}, we ship daily."})
+        "shortcut": "ship", "title": said["title"], "text": said["template"]})
     assert status == 201, body
     status, body = await server.call("POST", f"/api/v1/sites/{site['id']}/webhooks", token,
                                      json={"url": "https://hooks.example/chatiq",
@@ -97,9 +109,13 @@ async def invite(page, server) -> str:
     return link.rsplit("/", 1)[1]
 
 
-async def signed_in(browser, server, **context):
-    """(page, console, tour): the owner signed in, the organization populated."""
-    tour = await populate(server)
+async def signed_in(browser, server, lang: str = "en", **context):
+    """(page, console, tour): the owner signed in (the panel in `lang`), the organization
+    populated."""
+    tour = await populate(server, lang)
     page, console = await logged_in_page(browser, server, EMAIL, **context)
+    if lang != "en":
+        await page.click(f".lang-switch button[value={lang}]")
+        await page.wait_for_selector(f"html[lang={lang}]")
     tour.invite_token = await invite(page, server)
     return page, console, tour
