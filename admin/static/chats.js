@@ -5,6 +5,9 @@ import { clockIn, shortTime } from "./format.js";
 import { OperatorSocket } from "./socket.js";
 
 const REACTIONS = ["👍", "❤️", "😂", "😮", "🙏"];
+// Icons as SVG paths, as the widget draws them: no icon font, no colour-emoji font needed.
+const SMILE = "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01";
+const SVG = "http://www.w3.org/2000/svg";
 const OLDER_PAGE = 50;
 const TYPING_IDLE_MS = 3000;
 const TYPING_PREVIEW_TTL_MS = 10000;
@@ -17,6 +20,17 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
+}
+
+function svgIcon(path) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  const p = document.createElementNS(SVG, "path");
+  p.setAttribute("d", path);
+  svg.append(p);
+  return svg;
 }
 
 function newClientId() {
@@ -348,19 +362,21 @@ function start(app) {
     return author.name || "";
   }
 
+  // A bubble sized to its content: the attachment, the text, then one line with the author,
+  // the time, the receipt and the reactions; the reaction picker sits beside the bubble.
   function renderMessage(message) {
     const li = el("li", `msg msg-${message.author.kind}`);
     li.dataset.id = message.id;
     li.dataset.seq = String(message.seq);
     if (message.clientId) li.dataset.clientId = message.clientId;
+    const bubble = el("div", "bubble");
+    li.append(bubble);
     const meta = el("div", "meta");
     meta.append(el("span", "author", authorName(message)));
     const time = el("time", "", shortTime(message.createdAt));
     time.dateTime = message.createdAt;
     meta.append(time);
-    if (message.author.kind !== "visitor") meta.append(el("span", "receipt"));
-    li.append(meta);
-    if (message.text) li.append(el("div", "text", message.text));
+    if (message.author.kind !== "visitor") meta.append(receiptMark());
     if (message.attachment) {
       const link = el("a", "attachment", message.attachment.thumbUrl ? "" : (message.attachment.name || S.attachment));
       if (message.attachment.thumbUrl) {
@@ -372,15 +388,18 @@ function start(app) {
       link.href = message.attachment.url;
       link.target = "_blank";
       link.rel = "noopener";
-      li.append(link);
+      bubble.append(link);
     }
-    const reactions = el("div", "reactions");
-    li.append(reactions);
+    if (message.text) bubble.append(el("div", "text", message.text));
+    meta.append(el("span", "reactions"));
+    bubble.append(meta);
     const picker = el("div", "react-picker");
-    const toggle = el("button", "react-toggle", "☺");
+    const toggle = el("button", "react-toggle");
     toggle.type = "button";
     toggle.title = S.react;
     toggle.setAttribute("aria-label", S.react);
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.append(svgIcon(SMILE));
     picker.append(toggle);
     for (const emoji of REACTIONS) {
       const b = el("button", "react-choice", emoji);
@@ -414,7 +433,14 @@ function start(app) {
     const read = Number(li.dataset.seq) <= state.visitorReadSeq;
     receipt.textContent = read ? "✓✓" : "✓";
     receipt.title = read ? S.read : S.sent;
+    receipt.setAttribute("aria-label", receipt.title);
     receipt.classList.toggle("read", read);
+  }
+
+  function receiptMark(text) {
+    const mark = el("span", "receipt", text);
+    mark.setAttribute("role", "img");  // a ✓ that says "Sent" / "Read" to screen readers
+    return mark;
   }
 
   function refreshReceipts() {
@@ -509,17 +535,39 @@ function start(app) {
     if (!button) return;
     const li = button.closest("li.msg");
     if (button.classList.contains("react-toggle")) {
-      for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = !choice.hidden;
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      li.classList.toggle("picking", open);
+      for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = !open;
+      if (open) li.querySelector(".react-choice").focus();
       return;
     }
     if (!button.dataset.emoji || !li.dataset.id) return;
     for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = true;
+    li.classList.remove("picking");
+    li.querySelector(".react-toggle").setAttribute("aria-expanded", "false");
     try {
       const ack = await socket.request("message:react", { messageId: li.dataset.id, emoji: button.dataset.emoji });
       fillReactions(li, ack.message.reactions);
     } catch (err) {
       console.warn("chatiq: reaction failed", err);
     }
+  });
+
+  // ---- the visitor's details: beside the chat on wide screens, behind a button on narrow ----
+
+  const visitorToggle = document.getElementById("visitor-toggle");
+  function showVisitor(open) {
+    visitorToggle.setAttribute("aria-expanded", String(open));
+    app.classList.toggle("show-visitor", open);
+  }
+  visitorToggle.addEventListener("click", () => showVisitor(visitorToggle.getAttribute("aria-expanded") !== "true"));
+  document.getElementById("visitor-close").addEventListener("click", () => {
+    showVisitor(false);
+    visitorToggle.focus();
+  });
+  document.getElementById("visitor-pane").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { showVisitor(false); visitorToggle.focus(); }
   });
 
   // ---- typing preview, presence and page ----
@@ -610,9 +658,11 @@ function start(app) {
   function pendingNode(clientId, text) {
     const li = el("li", "msg msg-operator pending");
     li.dataset.clientId = clientId;
+    const bubble = el("div", "bubble");
     const meta = el("div", "meta");
-    meta.append(el("span", "author", app.dataset.userName), el("span", "receipt", "…"));
-    li.append(meta, el("div", "text", text));
+    meta.append(el("span", "author", app.dataset.userName), receiptMark("…"));
+    bubble.append(el("div", "text", text), meta);
+    li.append(bubble);
     messageList.append(li);
     scrollToEnd();
     return li;

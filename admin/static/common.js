@@ -23,6 +23,23 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   });
 }
 
+// The navigation folds into a "Menu" button on narrow screens (panel.css decides when).
+const navToggle = document.getElementById("nav-toggle");
+const nav = document.getElementById("main-nav");
+if (navToggle && nav) {
+  const setOpen = (open) => {
+    navToggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  };
+  navToggle.addEventListener("click", () => setOpen(navToggle.getAttribute("aria-expanded") !== "true"));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && nav.classList.contains("open")) {
+      setOpen(false);
+      navToggle.focus();
+    }
+  });
+}
+
 for (const el of document.querySelectorAll("time.local-time")) {
   const when = new Date(el.dateTime);
   if (!Number.isNaN(when.getTime())) {
