@@ -336,7 +336,9 @@
   function pick(k) { return cfg[k] != null && cfg[k] !== '' ? cfg[k] : srv[k]; }  // the page's own config wins
   function applySettings() {
     var c = color(pick('color')) || '#4f46e5', c2 = color(srv.secondaryColor || cfg.secondaryColor) || '#eef2ff';
-    var pos = pick('position') === 'left' ? 'left' : 'right', sz = pick('size'), g = srv.greeting;
+    // The greeting in the visitor's language; `greeting` holds the other one when it is missing.
+    var gs = srv.greetings && typeof srv.greetings === 'object' ? srv.greetings : {};
+    var pos = pick('position') === 'left' ? 'left' : 'right', sz = pick('size'), g = gs[lang] || srv.greeting;
     wrap.className = 'w ' + pos + ' ' + (/^(compact|large)$/.test(sz) ? sz : 'standard') + (isOpen ? ' open' : '');
     wrap.style.setProperty('--c', c); wrap.style.setProperty('--c2', c2); wrap.style.setProperty('--ink', ink(c)); wrap.style.setProperty('--ink2', ink(c2));
     greetEl.textContent = '';

@@ -12,7 +12,7 @@ from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
 from chatiq.core.origins import normalize_origin, origin_from_domain, origins_from_domain
 from chatiq.privacy.audit import record_request
-from chatiq.core.protocol import Bool, List, Str, make_id, parse_id
+from chatiq.core.protocol import Bool, List, Obj, Str, make_id, parse_id
 from chatiq.core.security import new_token
 from chatiq.store import audit, sites
 from chatiq.core.wire import settings_object, site_object
@@ -29,7 +29,9 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 SETTINGS = {"color": Str(max_len=7), "secondaryColor": Str(max_len=7),
             "position": Str(choices={"left", "right"}),
             "size": Str(choices={"compact", "standard", "large"}),
-            "greeting": Str(max_len=500), "agentName": Str(max_len=100),
+            "greeting": Str(max_len=500),
+            "greetings": Obj({"en": Str(max_len=500, strip=True), "uk": Str(max_len=500, strip=True)}),
+            "agentName": Str(max_len=100),
             "agentAvatarUrl": Str(max_len=2048),
             "quickReplies": List(Str(max_len=100, min_len=1), max_items=10),
             "showBranding": Bool()}

@@ -21,6 +21,7 @@ from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
+from chatiq.core.languages import texts_and_fallback
 from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import automation as store
 from chatiq.store import db, sites
@@ -61,10 +62,16 @@ TRIGGER_ORDER = ("first_message", "offline", "no_reply", "keyword")
 
 
 def _rule_fields(form) -> dict:
+    """The form as the API takes it: "text" (English) and "text_uk" become `texts` and the
+    fallback `text`; the boxes as typed stay under "form" for a re-render."""
     delay = str(form.get("delaySeconds", "")).strip() or "0"
+    typed = {"text": str(form.get("text", "")), "text_uk": str(form.get("text_uk", ""))}
+    texts, fallback = texts_and_fallback(typed["text"], typed["text_uk"])
     return {"trigger": str(form.get("trigger", "")), "keyword": str(form.get("keyword", "")),
             "delaySeconds": int(delay) if re.fullmatch(r"-?\d{1,9}", delay) else delay,
-            "text": str(form.get("text", "")), "enabled": form.get("enabled") == "on"}
+            "text": fallback, "texts": texts, "enabled": form.get("enabled") == "on",
+            "form": typed}
+
 
 
 async def create_rule(request: web.Request) -> web.Response:
@@ -73,15 +80,17 @@ async def create_rule(request: web.Request) -> web.Response:
                                 parse_id("s", request.match_info["site"]))
     form = await request.post()
     values = _rule_fields(form)
+    typed = values.pop("form")
     try:
         body = clean_fields(auto_api.RULE_CREATE, values)
         fields = auto_api.clean_rule({"trigger": body["trigger"], "keyword": body.get("keyword"),
                                       "delay_seconds": body.get("delaySeconds", 0),
-                                      "text": body["text"], "enabled": body["enabled"]})
+                                      "text": body["text"], "texts": body["texts"],
+                                      "enabled": body["enabled"]})
     except (ApiError, ProtocolError) as exc:
         return await automation_page(request, site_ref=request.match_info["site"],
                                      error=await form_error(request, exc, "rule"),
-                                     form=values, status=422)
+                                     form={**values, **typed}, status=422)
     await store.create_rule(request.app[keys.POOL], site.id, fields)
     request.app[keys.AUTOMATION].rules_changed(site.id)
     await redirect_with_flash(request, "automation.saved",
@@ -99,12 +108,13 @@ async def _owned_rule(request: web.Request) -> store.Rule:
 async def update_rule(request: web.Request) -> web.Response:
     rule = await _owned_rule(request)
     values = _rule_fields(await request.post())
+    values.pop("form")
     values["trigger"] = rule.trigger
     try:
         body = clean_fields(auto_api.RULE_PATCH, values)
         fields = auto_api.clean_rule({"trigger": rule.trigger, "keyword": body.get("keyword"),
                                       "delay_seconds": body.get("delaySeconds", 0),
-                                      "text": body.get("text", ""),
+                                      "text": body.get("text", ""), "texts": body["texts"],
                                       "enabled": body["enabled"]})
         if not fields["text"]:
             raise ApiError("invalid", "'text' must not be empty", field="text")

@@ -16,6 +16,8 @@ DEFAULT_SETTINGS = {
     "position": "right",
     "size": "standard",
     "greeting": None,
+    # (ext) language → greeting; `greeting` is for visitors whose language has none
+    "greetings": {},
     "agentName": None,
     "agentAvatarUrl": None,
     "quickReplies": [],

@@ -20,6 +20,7 @@ from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, author, build, para, valid_address
 from chatiq.mail.strings import translate
 from chatiq.outbox import wake
+from chatiq.core.languages import language_of
 from chatiq.core.protocol import ProtocolError
 from chatiq.core.ratelimit import KeyedLimiter, whole_seconds
 from chatiq.store import chats
@@ -36,10 +37,6 @@ MAX_MESSAGES = 500
 
 def new_limiter() -> KeyedLimiter:
     return KeyedLimiter(TRANSCRIPTS_PER_IP)
-
-
-def visitor_language(language: str | None) -> str:
-    return "uk" if (language or "").lower().startswith("uk") else "en"
 
 
 async def visitor_email(conn, data: dict) -> dict:
@@ -63,7 +60,7 @@ async def visitor_email(conn, data: dict) -> dict:
         job = {"org_id": row["org_id"], "kind": "email",
                "key": f"transcript:{row['id']}:{row['last_seq']}:{digest}",
                "payload": {"type": "transcript", "chat": row["id"], "to": email,
-                           "lang": visitor_language(conn.visitor.language)}}
+                           "lang": language_of(conn.visitor.language)}}
     queued = await store.save_visitor_email(conn.pool, visitor_id=conn.visitor.id, email=email,
                                             transcript=job)
     if queued:

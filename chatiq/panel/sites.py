@@ -12,6 +12,7 @@ from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origin
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
+from chatiq.panel.starters import give_starters
 from chatiq.core.origins import normalize_origin
 from chatiq.privacy.audit import record_request
 from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
@@ -64,6 +65,7 @@ async def create_site(request: web.Request) -> web.Response:
         return await sites_page(request, error=await form_error(request, exc, "create"),
                                 form=values, status=422)
     site = await new_site(request.app, user, body["name"], domain, [])
+    await give_starters(request.app, site)
     await record_request(request, audit.SITE_CREATED, user, target=make_id("s", site.id),
                          details={"name": site.name})
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")

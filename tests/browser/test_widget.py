@@ -530,3 +530,13 @@ async def test_a_refused_origin_is_named_in_the_console(browser, live_server,
         await page.context.close()
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("language,expect", [("uk", "Вітаємо! Чим допомогти?"), ("en", "Hello!")])
+async def test_greeting_in_the_visitors_language(browser, live_server, language, expect):
+    _, site = await setup(live_server, greetings={"en": "Hello!", "uk": "Вітаємо! Чим допомогти?"},
+                          greeting="Hello!")
+    w = await open_page(browser, live_server, site["siteKey"], language=language)
+    await w.open()
+    greeting = await w.page.wait_for_selector(w.q("greeting"), state="visible")
+    assert await greeting.text_content() == expect
