@@ -40,6 +40,13 @@ if (navToggle && nav) {
   });
 }
 
+// A time zone never chosen yet starts as the browser's own (the owner's, most likely).
+for (const input of document.querySelectorAll("input[data-browser-zone]")) {
+  if (!input.value) {
+    try { input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { /* old browser */ }
+  }
+}
+
 for (const el of document.querySelectorAll("time.local-time")) {
   const when = new Date(el.dateTime);
   if (!Number.isNaN(when.getTime())) {

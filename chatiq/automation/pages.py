@@ -6,7 +6,9 @@ site that is not the user's is not found. Charts are SVG drawn on the server.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from functools import partial
 
 from aiohttp import web
@@ -271,15 +273,30 @@ async def hours_page(request: web.Request, *, site_ref: str | None = None,
                      status: int = 200) -> web.Response:
     user = await require_user(request)
     all_sites, site = await _site_choice(request, user, site_ref)
-    business = None
+    business, saved = None, True
     if site is not None and form is None:
-        hours = hours_mod.hours_from_row(await store.hours_row(request.app[keys.POOL], site.id))
-        form = _hours_form(hours)
+        row = await store.hours_row(request.app[keys.POOL], site.id)
+        form = _hours_form(hours_mod.hours_from_row(row))
+        saved = row is not None  # never saved: the page suggests the browser's time zone
         business = await request.app[keys.AUTOMATION].business_status(site.id)
     return await render(request, "hours.html", {
         "sites": all_sites, "site": site, "site_ref": make_id("s", site.id) if site else None,
         "days": hours_mod.DAYS, "form": form or {}, "business": business, "error": error,
-        "flash": await take_flash(request)}, status=status)
+        "saved": saved, "zones": time_zones(), "flash": await take_flash(request)},
+        status=status)
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """IANA zones a person would pick (Europe/Kyiv), without the legacy aliases (US/…,
+    Etc/GMT+5, posixrules); UTC first."""
+    zones = sorted(z for z in zoneinfo.available_timezones()
+                   if "/" in z and z.split("/")[0] in _REGIONS)
+    return ("UTC", *zones)
+
+
+_REGIONS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia",
+            "Europe", "Indian", "Pacific"}
 
 
 async def save_hours(request: web.Request) -> web.Response:

@@ -157,3 +157,13 @@ async def test_a_too_big_file_gets_an_inline_notice_not_an_alert(browser, live_s
     assert await page.get_attribute("#reply-notice", "role") == "alert"
     assert console.problems == []  # no dialog
     await visitor.close()
+
+
+async def test_business_hours_start_in_the_browsers_time_zone(browser, live_server):
+    token, _ = await live_server.register(email="ostap@example.com")
+    await live_server.create_site(token, name="Shop")
+    page, console = await logged_in_page(browser, live_server, "ostap@example.com",
+                                         timezone_id="America/New_York")
+    await page.goto(live_server.url + "/admin/hours")
+    await expect(page.locator("input[name=timezone]")).to_have_value("America/New_York")
+    assert console.problems == []
