@@ -117,6 +117,15 @@ async def set_site_operators(pool, site_id: int, user_ids: list[int]) -> None:
                 {"s": site_id, "u": uid})
 
 
+async def give_sites(pool, user_id: int, site_ids: list[int]) -> None:
+    """Let one user work on these sites too (the ones they had stay)."""
+    async with db.transaction(pool) as cur:
+        for site_id in site_ids:
+            await cur.execute(
+                "INSERT INTO site_operators (site_id, user_id) VALUES (%(s)s, %(u)s)"
+                " ON CONFLICT DO NOTHING", {"s": site_id, "u": user_id})
+
+
 async def widget_settings(pool, site_id: int) -> dict:
     row = await db.fetchone(
         pool, "SELECT settings FROM widget_settings WHERE site_id = %(s)s", {"s": site_id})
