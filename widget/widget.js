@@ -13,6 +13,7 @@
     chat: 'M6 3h12a3 3 0 0 1 3 3v8a3 3 0 0 1-3 3h-8l-5 4v-4.2A3 3 0 0 1 3 14V6a3 3 0 0 1 3-3z',  // filled
     send: 'M3 20.5l18-8.5L3 3.5V10l12 2-12 2z',  // filled
     x: 'M6 6l12 12M18 6L6 18',
+    file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5',
     clip: 'M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.7 1.7 0 0 1-2.4-2.4L15 7',
     smile: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01',
     bell: 'M6 9a6 6 0 0 1 12 0c0 6 2.5 8 2.5 8h-17S6 15 6 9M10 20.5a2.2 2.2 0 0 0 4 0',
@@ -400,7 +401,7 @@
         ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' },
           [on(h('img', { src: th, alt: String(a.name || t('file')) }), 'load', keepPinned)])
         : h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', download: '', 'data-chatiq': 'attachment' },
-          ['📄 ' + String(a.name || t('file')) + ' · ' + size(a.size)]));
+          [icon(I.file, 'i'), ' ' + String(a.name || t('file')) + ' · ' + size(a.size)]));
       if (m.text) b.appendChild(h('br'));
     }
     if (m.text) linkify(b, String(m.text));
