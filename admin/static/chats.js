@@ -633,6 +633,7 @@ function start(app) {
     closeButton.hidden = chat.status !== "open";
     reopenButton.hidden = chat.status === "open";
     assignSelect.value = chat.assignedTo || "";
+    if (chat.visitorOnline !== undefined) showPresence(chat.visitorOnline);  // (ext) in the subscribe ack
     if (chat.visitorReadSeq !== undefined) {
       state.visitorReadSeq = Math.max(state.visitorReadSeq, chat.visitorReadSeq);
       refreshReceipts();

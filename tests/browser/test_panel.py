@@ -48,6 +48,8 @@ async def test_operator_answers_a_visitor_live(browser, live_server):
     await first.wait_for()
     assert await first.text_content() == "Hello! " + XSS  # as text, never as markup
     assert await page.locator("#message-list img").count() == 0
+    # The visitor's socket is open: the subscribe ack says so (visitorOnline).
+    await expect(page.locator("#visitor-presence")).to_have_attribute("data-online", "true")
 
     await visitor.send_json({"type": "visitor:typing",
                              "data": {"typing": True, "preview": "Do you ship to Lviv"}})
