@@ -74,7 +74,8 @@ async def invite(request: web.Request) -> web.Response:
     for site in given:
         await share_site(request.app, site)
     await record_request(request, audit.INVITED, owner, target=make_id("u", invited.id),
-                         details={"email": email.lower(), "sites": [s.name for s in given]})
+                         details={"email": email.lower(),
+                                  **({"sites": [s.name for s in given]} if given else {})})
     link = _link(request, token)
     emailed = await invites.email_invitation(request, owner, invited, token, link)
     return await team_page(request, status=201, invite_link=link, invite_email=email.lower(),
