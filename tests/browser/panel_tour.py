@@ -66,8 +66,8 @@ def pages(signed_in: bool) -> list[str]:
 
 
 async def populate(server, lang: str = "en") -> Tour:
-    """An organization with a site, a chat with text and an image, a template, a webhook,
-    some analytics and audit rows; what people wrote is in `lang`."""
+    """An organization with a site, a chat with text and an image, a template, a webhook, a
+    refused origin, some analytics and audit rows; what people wrote is in `lang`."""
     said = CONTENT[lang]
     token, _ = await server.register(email=EMAIL, name="Olena", organization="Квіти")
     site = await server.create_site(token, name=said["site"], domain="flowers.example")
@@ -89,10 +89,22 @@ async def populate(server, lang: str = "en") -> Tour:
     status, body = await server.call("POST", "/api/v1/templates", token, json={
         "shortcut": "ship", "title": said["title"], "text": said["template"]})
     assert status == 201, body
+    status, body = await server.call("POST", f"/api/v1/sites/{site['id']}/auto-replies", token,
+                                     json={"trigger": "keyword", "keyword": "price",
+                                           "text": "Prices are on the product pages.",
+                                           "texts": {"en": "Prices are on the product pages.",
+                                                     "uk": "Ціни — на сторінках товарів."},
+                                           "enabled": True})
+    assert status == 201, body
     status, body = await server.call("POST", f"/api/v1/sites/{site['id']}/webhooks", token,
                                      json={"url": "https://hooks.example/chatiq",
                                            "events": ["message.created"]})
     assert status == 201, body
+    # A page on a domain the site does not allow: the sites page lists it as refused.
+    stray = await server.session.ws_connect(server.base + "/ws/widget",
+                                            headers={"Origin": "https://old.flowers.example"})
+    await stray.send_json({"type": "visitor:join", "data": {"siteKey": site["siteKey"]}})
+    await stray.receive(timeout=5)
     await op.close()
     await visitor.close()
     return Tour(token=token, site=site, chat_id=chat_id,
