@@ -138,6 +138,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.MESSAGE_LIMITER] = KeyedLimiter(ratelimit.MESSAGES_PER_VISITOR)
     app[keys.METRICS] = Metrics()
     _count_refusals(app)
+    app[keys.REFUSED_ORIGIN_LIMITER] = KeyedLimiter(ratelimit.REFUSED_ORIGIN_NOTES)
     app.cleanup_ctx.append(_database)
     setup_automation(app)  # after the pool it uses
     setup_privacy(app)  # the retention job; likewise

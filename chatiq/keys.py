@@ -42,6 +42,8 @@ LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
 SIGNUP_LIMITER = web.AppKey("signup_limiter", KeyedLimiter)
 UPLOAD_LIMITER = web.AppKey("upload_limiter", KeyedLimiter)
 MESSAGE_LIMITER = web.AppKey("message_limiter", KeyedLimiter)
+# (site id, origin) → when a refused widget origin may be logged and recorded again
+REFUSED_ORIGIN_LIMITER = web.AppKey("refused_origin_limiter", KeyedLimiter)
 # The automation engine (auto-replies, business hours), if the app has one.
 AUTOMATION = web.AppKey("automation", Automation)
 # The engine's clock; tests set a ManualClock here before the app starts.

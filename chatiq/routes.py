@@ -210,6 +210,7 @@ PANEL_ROUTES = [
     ("POST", "/admin/sites", sites.create_site, "panel_site_create"),
     ("POST", "/admin/sites/{id}", sites.update_site, "panel_site_update"),
     ("POST", "/admin/sites/{id}/operators", sites.set_operators, "panel_site_operators"),
+    ("POST", "/admin/sites/{id}/allow-origin", sites.allow_origin, "panel_site_allow_origin"),
     ("GET", "/admin/sites/{id}/settings", settings.settings_page, "panel_site_settings"),
     ("POST", "/admin/sites/{id}/settings", settings.save_settings, "panel_site_settings_post"),
     ("POST", "/admin/sites/{id}/identity", site_identity.save_enforce, "panel_site_identity"),
@@ -242,6 +243,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ws/operator", ws_operator.operator_socket, name="ws_operator")
     router.add_get("/widget.js", widget_http.widget_js, name="widget_js")
     router.add_get("/demo", widget_http.demo, name="demo")
+    router.add_get("/favicon.ico", widget_http.favicon, name="favicon")
     router.add_get("/demo/{siteKey}", widget_http.demo, name="demo_site")
     # The preview first: a stored name always has an extension, so it is never "thumb".
     router.add_get("/files/{id}/thumb", files.thumbnail, name="file_thumb")

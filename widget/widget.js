@@ -13,6 +13,7 @@
     chat: 'M6 3h12a3 3 0 0 1 3 3v8a3 3 0 0 1-3 3h-8l-5 4v-4.2A3 3 0 0 1 3 14V6a3 3 0 0 1 3-3z',  // filled
     send: 'M3 20.5l18-8.5L3 3.5V10l12 2-12 2z',  // filled
     x: 'M6 6l12 12M18 6L6 18',
+    file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5',
     clip: 'M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.7 1.7 0 0 1-2.4-2.4L15 7',
     smile: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01',
     bell: 'M6 9a6 6 0 0 1 12 0c0 6 2.5 8 2.5 8h-17S6 15 6 9M10 20.5a2.2 2.2 0 0 0 4 0',
@@ -46,6 +47,7 @@
     closed: ['Offline, leave us a message', 'Не в мережі, залиште повідомлення'],
     connecting: ['Connecting…', 'З’єднання…'],
     reconnecting: ['Connection lost. Reconnecting…', 'Зв’язок втрачено. Перепідключення…'],
+    relink: ['Reconnecting…', 'Перепідключення…'],
     offline: ['You are offline. Messages will be sent when the connection is back.',
       'Ви не в мережі. Повідомлення надішлемо, щойно з’явиться зв’язок.'],
     typing: ['{} is typing…', '{} друкує…'],
@@ -71,6 +73,10 @@
     brand: ['Powered by ChatIQ', 'Працює на ChatIQ'],
     signIn: ['Sign in to chat with us.', 'Увійдіть, щоб написати нам.'],
     mailAway: ['Leave your email and we will answer there too.', 'Залиште email, і ми відповімо й туди.'],
+    mailContact: ['Leave your email as a contact: our team can write to you later.',
+      'Залиште email як контакт: наша команда зможе написати вам пізніше.'],
+    mailKept: ['Thanks! Your email is saved as your contact; this chat sends no emails.',
+      'Дякуємо! Ваш email збережено як контакт; цей чат не надсилає листів.'],
     mailAsk: ['Email me this conversation', 'Надіслати мені цю розмову'],
     mailPh: ['Your email', 'Ваш email'],
     mailOk: ['Thanks! We have your email.', 'Дякуємо! Ваш email у нас.'],
@@ -87,7 +93,7 @@
   var sock = null, joined = false, dead = false, everJoined = false, booted = false, shown = false;
   var attempt = 0, retryT = 0, refs = {}, refN = 0, inflight = null, inflightT = 0, warned = {};
   var token = get('token'), tkey = 'token', me = null, chatId = null, features = {}, srv = {};
-  var noUser = 0, refused = 0;
+  var noUser = 0, refused = 0, pinned = true;
   var mailMode = '', mailGiven = get('mail');  // (ext) the email ask: '', 'away' or 'transcript'
   var business = { open: true }, online = 0, agent = null, typingName = '', typingT = 0;
   var maxSeq = 0, adminRead = 0, readSent = 0, seen = +get('seen') || 0;
@@ -138,7 +144,7 @@
     if (isNaN(d)) return '';
     if (long || d.toDateString() !== new Date().toDateString()) { o.day = 'numeric'; o.month = 'short'; }
     if (long) o.weekday = 'short';
-    return d.toLocaleString([], o);
+    return d.toLocaleString(lang === 'uk' ? 'uk-UA' : [], o);  // the widget's language, not the browser's
   }
   function size(n) {
     var u = t('units').split(' ');
@@ -303,6 +309,10 @@
     clearTimeout(noteT); noteT = setTimeout(function () { noteEl.hidden = true; }, 6000);
   }
   function scrollEnd() { log.scrollTop = log.scrollHeight; }
+  // An image grows its message when it decodes, after the log was scrolled to the end:
+  // a reader who was at the end stays there (scrolling is what moves them off it).
+  function keepPinned() { if (pinned) scrollEnd(); }
+  on(log, 'scroll', function () { pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 60; });
   function grow() { input.style.height = ''; input.style.height = Math.min(input.scrollHeight, 120) + 'px'; }
   function insertText(s) {
     var a = input.selectionStart, b = input.selectionEnd, v = input.value;
@@ -327,7 +337,9 @@
   function pick(k) { return cfg[k] != null && cfg[k] !== '' ? cfg[k] : srv[k]; }  // the page's own config wins
   function applySettings() {
     var c = color(pick('color')) || '#4f46e5', c2 = color(srv.secondaryColor || cfg.secondaryColor) || '#eef2ff';
-    var pos = pick('position') === 'left' ? 'left' : 'right', sz = pick('size'), g = srv.greeting;
+    // The greeting in the visitor's language; `greeting` holds the other one when it is missing.
+    var gs = srv.greetings && typeof srv.greetings === 'object' ? srv.greetings : {};
+    var pos = pick('position') === 'left' ? 'left' : 'right', sz = pick('size'), g = gs[lang] || srv.greeting;
     wrap.className = 'w ' + pos + ' ' + (/^(compact|large)$/.test(sz) ? sz : 'standard') + (isOpen ? ' open' : '');
     wrap.style.setProperty('--c', c); wrap.style.setProperty('--c2', c2); wrap.style.setProperty('--ink', ink(c)); wrap.style.setProperty('--ink2', ink(c2));
     greetEl.textContent = '';
@@ -351,9 +363,12 @@
     avatar.textContent = '';
     avatar.appendChild(doc.createTextNode(name.charAt(0).toUpperCase()));
     if (pic) avatar.appendChild(on(h('img', { src: pic, alt: '' }), 'error', function () { this.remove(); }));
-    var st = !business.open ? 'closed' : online > 0 ? 'online' : 'away';
+    // Without a connection nobody can answer: the header must not say "Online" under the
+    // banner that says the connection is lost.
+    var st = !joined ? 'link' : !business.open ? 'closed' : online > 0 ? 'online' : 'away';
     statusEl.setAttribute('data-state', st);
-    statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1)) : t(st);
+    statusEl.textContent = st === 'closed' && business.nextOpenAt ? t('closedAt', when(business.nextOpenAt, 1))
+      : st === 'link' ? t(everJoined ? 'relink' : 'connecting') : t(st);
     connEl.hidden = joined;
     connEl.textContent = refused ? t('signIn') : navigator.onLine === false ? t('offline') : t(everJoined ? 'reconnecting' : 'connecting');
     connEl.setAttribute('data-state', joined ? 'ok' : 'offline');
@@ -365,14 +380,15 @@
   // ---- (ext) the visitor's email: offline capture, and the transcript after a closed chat --
   function askEmail(mode) {
     mailMode = mode; mailEl.hidden = !mode;
-    if (mode) mailText.textContent = t(mode === 'transcript' ? 'mailAsk' : 'mailAway');
+    // Without email on the server the address is only a contact detail, and we say so.
+    if (mode) mailText.textContent = t(mode === 'transcript' ? 'mailAsk' : features.email ? 'mailAway' : 'mailContact');
   }
   function giveEmail() {
     var v = mailIn.value.trim(), tr = mailMode === 'transcript';
     if (v) send('visitor:email', { email: v, transcript: tr }, function (err, d) {
       if (err) return note(err.message || err.code);
       set('mail', mailGiven = '1'); askEmail('');
-      sysNote(t(d.transcript ? 'mailSent' : 'mailOk'));
+      sysNote(t(d.transcript ? 'mailSent' : features.email ? 'mailOk' : 'mailKept'));
     });
   }
 
@@ -382,9 +398,10 @@
     if (a && typeof a === 'object') {
       url = fileUrl(a.url); th = a.thumbUrl && fileUrl(a.thumbUrl);
       b.appendChild(th && /^image\//.test(a.mime || '')
-        ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' }, [h('img', { src: th, alt: String(a.name || t('file')) })])
+        ? h('a', { href: url || th, target: '_blank', rel: 'noopener noreferrer', 'data-chatiq': 'attachment' },
+          [on(h('img', { src: th, alt: String(a.name || t('file')) }), 'load', keepPinned)])
         : h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', download: '', 'data-chatiq': 'attachment' },
-          ['📄 ' + String(a.name || t('file')) + ' · ' + size(a.size)]));
+          [icon(I.file, 'i'), ' ' + String(a.name || t('file')) + ' · ' + size(a.size)]));
       if (m.text) b.appendChild(h('br'));
     }
     if (m.text) linkify(b, String(m.text));
@@ -405,7 +422,7 @@
     var atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     if (!r) {
       r = { mine: kind === 'visitor', them: kind === 'operator' || kind === 'bot' };
-      r.mark = h('span', { 'class': 'k', 'data-chatiq': 'mark' });
+      r.mark = h('span', { 'class': 'k', role: 'img', 'data-chatiq': 'mark' });
       r.rx = h('div', { 'class': 'rx', 'data-chatiq': 'reactions' });
       r.rb = btn('rb', t('react'), icon(I.smile, 'i'), 'react', function () { pickReaction(r); });
       r.el = h('div', { 'class': 'm ' + (r.mine ? 'me' : kind === 'system' ? 'sys' : 'them'), 'data-chatiq': 'message', 'data-kind': kind }, [
@@ -629,10 +646,15 @@
         show(); dead = refused = 1; form.hidden = true; paintAgent();
         return console.warn('ChatIQ: visitor identity refused (close 4010), see window.chtq.user');
       }
-      if (e.code === 4003) {  // unknown or disabled site key: vanish, say it once, never retry
+      if (e.code === 4003) {  // a refused origin or site key: vanish, say which once, never retry
         dead = true;
         host.remove();
-        return console.warn('ChatIQ: the server refused site key "' + siteKey + '" (close 4003); the chat widget is off.');
+        if (/^origin/.test(e.reason)) {
+          return console.warn('ChatIQ: this page\'s origin ' + location.origin + ' is not allowed for site key "' + siteKey +
+            '" (close 4003); the chat widget is off. Add ' + location.origin + ' to the site\'s allowed origins in the ChatIQ panel ' +
+            '(' + base + '/admin/sites: "Recently refused" → Allow).');
+        }
+        return console.warn('ChatIQ: the server refused site key "' + siteKey + '" (close 4003: unknown or disabled site); the chat widget is off.');
       }
       if (e.code === 4410) {  // (ext) the site erased this visitor's data: forget it here too
         set(tkey, ''); set('outbox', '[]'); set('seen', seen = 0); token = chatId = null; outbox = [];
@@ -729,7 +751,8 @@
         online = +d.count || 0; paintAgent();
         break;
       case 'chat:closed':
-        showTyping(false); sysNote(t('ended')); askEmail('transcript');
+        showTyping(false); sysNote(t('ended'));
+        if (features.email) askEmail('transcript');  // never offer what cannot be sent
         break;
       case 'message:reaction':
         r = byKey['i' + d.messageId];

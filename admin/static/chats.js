@@ -5,6 +5,9 @@ import { clockIn, shortTime } from "./format.js";
 import { OperatorSocket } from "./socket.js";
 
 const REACTIONS = ["👍", "❤️", "😂", "😮", "🙏"];
+// Icons as SVG paths, as the widget draws them: no icon font, no colour-emoji font needed.
+const SMILE = "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01";
+const SVG = "http://www.w3.org/2000/svg";
 const OLDER_PAGE = 50;
 const TYPING_IDLE_MS = 3000;
 const TYPING_PREVIEW_TTL_MS = 10000;
@@ -17,6 +20,17 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
+}
+
+function svgIcon(path) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  const p = document.createElementNS(SVG, "path");
+  p.setAttribute("d", path);
+  svg.append(p);
+  return svg;
 }
 
 function newClientId() {
@@ -161,13 +175,18 @@ function start(app) {
     return li;
   }
 
+  // The wire says "Visitor #N" for a visitor without a name; the panel says it in its language.
+  function visitorName(who) {
+    return who.anonymous ? S.visitor_anonymous.replace("{n}", String(who.id).replace(/^v_/, "")) : who.name;
+  }
+
   function fillItem(li, chat) {
     li.dataset.status = chat.status;
     li.dataset.assigned = chat.assignedTo || "";
     li.dataset.updated = chat.updatedAt;
     li.dataset.lastSeq = String(chat.lastSeq);
     const name = li.querySelector(".chat-name");
-    name.textContent = chat.visitor.name;
+    name.textContent = visitorName(chat.visitor);
     name.dataset.verified = chat.visitor.verified ? "true" : "";  // the ✓ comes from panel.css
     name.title = chat.visitor.verified ? S.verified : "";
     const time = li.querySelector(".chat-time");
@@ -284,10 +303,16 @@ function start(app) {
 
   const splitter = document.getElementById("splitter");
   const savedWidth = Number(localStorage.getItem("chatiq.listWidth"));
-  if (savedWidth) app.style.setProperty("--list-width", `${savedWidth}px`);
+  // A focusable separator is a slider to assistive technology: it says where it is.
+  splitter.setAttribute("aria-valuemax", String(Math.round(Math.max(200, window.innerWidth * 0.6))));
+  if (savedWidth) showWidth(savedWidth);
+  function showWidth(width) {
+    app.style.setProperty("--list-width", `${width}px`);
+    splitter.setAttribute("aria-valuenow", String(Math.round(width)));
+  }
   function setWidth(px) {
     const width = Math.max(200, Math.min(px, window.innerWidth * 0.6));
-    app.style.setProperty("--list-width", `${width}px`);
+    showWidth(width);
     localStorage.setItem("chatiq.listWidth", String(Math.round(width)));
   }
   splitter.addEventListener("pointerdown", (event) => {
@@ -323,26 +348,35 @@ function start(app) {
     messages.scrollTop = messages.scrollHeight;
   }
 
+  // Images grow their message when they decode, after the view was scrolled to the end:
+  // an operator who was at the end stays there (their own scrolling is what unpins them).
+  let pinned = true;
+  messages.addEventListener("scroll", () => { pinned = nearBottom(); });
+  messages.addEventListener("load", () => { if (pinned) scrollToEnd(); }, true);
+
   function authorName(message) {
     const author = message.author;
     if (author.kind === "bot") return author.name || S.bot;
     if (author.kind === "system") return author.name || S.system;
+    if (author.kind === "visitor") return visitorName(author);
     return author.name || "";
   }
 
+  // A bubble sized to its content: the attachment, the text, then one line with the author,
+  // the time, the receipt and the reactions; the reaction picker sits beside the bubble.
   function renderMessage(message) {
     const li = el("li", `msg msg-${message.author.kind}`);
     li.dataset.id = message.id;
     li.dataset.seq = String(message.seq);
     if (message.clientId) li.dataset.clientId = message.clientId;
+    const bubble = el("div", "bubble");
+    li.append(bubble);
     const meta = el("div", "meta");
     meta.append(el("span", "author", authorName(message)));
     const time = el("time", "", shortTime(message.createdAt));
     time.dateTime = message.createdAt;
     meta.append(time);
-    if (message.author.kind !== "visitor") meta.append(el("span", "receipt"));
-    li.append(meta);
-    if (message.text) li.append(el("div", "text", message.text));
+    if (message.author.kind !== "visitor") meta.append(receiptMark());
     if (message.attachment) {
       const link = el("a", "attachment", message.attachment.thumbUrl ? "" : (message.attachment.name || S.attachment));
       if (message.attachment.thumbUrl) {
@@ -354,15 +388,18 @@ function start(app) {
       link.href = message.attachment.url;
       link.target = "_blank";
       link.rel = "noopener";
-      li.append(link);
+      bubble.append(link);
     }
-    const reactions = el("div", "reactions");
-    li.append(reactions);
+    if (message.text) bubble.append(el("div", "text", message.text));
+    meta.append(el("span", "reactions"));
+    bubble.append(meta);
     const picker = el("div", "react-picker");
-    const toggle = el("button", "react-toggle", "☺");
+    const toggle = el("button", "react-toggle");
     toggle.type = "button";
     toggle.title = S.react;
     toggle.setAttribute("aria-label", S.react);
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.append(svgIcon(SMILE));
     picker.append(toggle);
     for (const emoji of REACTIONS) {
       const b = el("button", "react-choice", emoji);
@@ -396,7 +433,14 @@ function start(app) {
     const read = Number(li.dataset.seq) <= state.visitorReadSeq;
     receipt.textContent = read ? "✓✓" : "✓";
     receipt.title = read ? S.read : S.sent;
+    receipt.setAttribute("aria-label", receipt.title);
     receipt.classList.toggle("read", read);
+  }
+
+  function receiptMark(text) {
+    const mark = el("span", "receipt", text);
+    mark.setAttribute("role", "img");  // a ✓ that says "Sent" / "Read" to screen readers
+    return mark;
   }
 
   function refreshReceipts() {
@@ -491,17 +535,39 @@ function start(app) {
     if (!button) return;
     const li = button.closest("li.msg");
     if (button.classList.contains("react-toggle")) {
-      for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = !choice.hidden;
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      li.classList.toggle("picking", open);
+      for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = !open;
+      if (open) li.querySelector(".react-choice").focus();
       return;
     }
     if (!button.dataset.emoji || !li.dataset.id) return;
     for (const choice of li.querySelectorAll(".react-choice")) choice.hidden = true;
+    li.classList.remove("picking");
+    li.querySelector(".react-toggle").setAttribute("aria-expanded", "false");
     try {
       const ack = await socket.request("message:react", { messageId: li.dataset.id, emoji: button.dataset.emoji });
       fillReactions(li, ack.message.reactions);
     } catch (err) {
       console.warn("chatiq: reaction failed", err);
     }
+  });
+
+  // ---- the visitor's details: beside the chat on wide screens, behind a button on narrow ----
+
+  const visitorToggle = document.getElementById("visitor-toggle");
+  function showVisitor(open) {
+    visitorToggle.setAttribute("aria-expanded", String(open));
+    app.classList.toggle("show-visitor", open);
+  }
+  visitorToggle.addEventListener("click", () => showVisitor(visitorToggle.getAttribute("aria-expanded") !== "true"));
+  document.getElementById("visitor-close").addEventListener("click", () => {
+    showVisitor(false);
+    visitorToggle.focus();
+  });
+  document.getElementById("visitor-pane").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { showVisitor(false); visitorToggle.focus(); }
   });
 
   // ---- typing preview, presence and page ----
@@ -543,6 +609,17 @@ function start(app) {
     setInterval(tick, 30000);
   }
 
+  // ---- an inline notice above the reply box (as the widget shows), never a native alert ----
+
+  const noticeBox = document.getElementById("reply-notice");
+  let noticeTimer = null;
+  function notice(text) {
+    noticeBox.textContent = text;
+    noticeBox.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { noticeBox.hidden = true; }, 8000);
+  }
+
   // ---- close, reopen, assign ----
 
   const closeButton = document.getElementById("close-chat");
@@ -556,6 +633,7 @@ function start(app) {
     closeButton.hidden = chat.status !== "open";
     reopenButton.hidden = chat.status === "open";
     assignSelect.value = chat.assignedTo || "";
+    if (chat.visitorOnline !== undefined) showPresence(chat.visitorOnline);  // (ext) in the subscribe ack
     if (chat.visitorReadSeq !== undefined) {
       state.visitorReadSeq = Math.max(state.visitorReadSeq, chat.visitorReadSeq);
       refreshReceipts();
@@ -569,7 +647,7 @@ function start(app) {
       const ack = await socket.request(type, { chatId: activeId, ...data });
       if (ack.chat) applyChat(ack.chat);
     } catch (err) {
-      alert(S.action_failed.replace("{message}", err.message));
+      notice(S.action_failed.replace("{message}", err.message));
     }
   }
   closeButton.addEventListener("click", () => act("chat:close", {}));
@@ -581,9 +659,11 @@ function start(app) {
   function pendingNode(clientId, text) {
     const li = el("li", "msg msg-operator pending");
     li.dataset.clientId = clientId;
+    const bubble = el("div", "bubble");
     const meta = el("div", "meta");
-    meta.append(el("span", "author", app.dataset.userName), el("span", "receipt", "…"));
-    li.append(meta, el("div", "text", text));
+    meta.append(el("span", "author", app.dataset.userName), receiptMark("…"));
+    bubble.append(el("div", "text", text), meta);
+    li.append(bubble);
     messageList.append(li);
     scrollToEnd();
     return li;
@@ -602,7 +682,7 @@ function start(app) {
       if (err.code === "invalid" || err.code === "not_found" || err.code === "too_large") {
         state.outbox.delete(clientId);
         item.node.remove();
-        alert(S.action_failed.replace("{message}", err.message));
+        notice(S.action_failed.replace("{message}", err.message));
       } else {
         item.node.querySelector(".receipt").textContent = "!";
         item.node.title = S.failed; // resent with the same clientId after reconnecting
@@ -634,7 +714,7 @@ function start(app) {
     fileInput.value = "";
     if (!file) return;
     if (file.size > MAX_UPLOAD) {
-      alert(S.too_big);
+      notice(S.too_big);
       return;
     }
     const body = new FormData();
@@ -652,7 +732,7 @@ function start(app) {
       item.attachmentId = answer.attachment.id;
     } catch (err) {
       item.node.remove();
-      alert(S.upload_failed.replace("{message}", err.message));
+      notice(S.upload_failed.replace("{message}", err.message));
       return;
     }
     state.outbox.set(clientId, item);

@@ -21,8 +21,11 @@ if (form && preview) {
     const url = value("agentAvatarUrl");
     avatar.hidden = !/^(https:\/\/|\/)/i.test(url);
     if (!avatar.hidden) avatar.src = url;
-    greeting.textContent = value("greeting");
-    greeting.hidden = !value("greeting");
+    // The greeting a visitor in the panel's language would see (the other one if missing).
+    const uk = document.documentElement.lang === "uk";
+    const shown = (uk && value("greeting_uk")) || value("greeting") || value("greeting_uk");
+    greeting.textContent = shown;
+    greeting.hidden = !shown;
     quick.replaceChildren(...form.elements.quickReplies.value.split("\n")
       .map((line) => line.trim()).filter(Boolean).slice(0, 10)
       .map((line) => { const chip = document.createElement("span"); chip.textContent = line; return chip; }));

@@ -10,9 +10,9 @@ from chatiq.core import fanout
 
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
-from chatiq.core.origins import normalize_origin, origin_from_domain
+from chatiq.core.origins import normalize_origin, origin_from_domain, origins_from_domain
 from chatiq.api.audit import record_request
-from chatiq.core.protocol import Bool, List, Str, make_id, parse_id
+from chatiq.core.protocol import Bool, List, Obj, Str, make_id, parse_id
 from chatiq.core.security import new_token
 from chatiq.store import audit, sites
 from chatiq.core.wire import settings_object, site_object
@@ -29,7 +29,9 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 SETTINGS = {"color": Str(max_len=7), "secondaryColor": Str(max_len=7),
             "position": Str(choices={"left", "right"}),
             "size": Str(choices={"compact", "standard", "large"}),
-            "greeting": Str(max_len=500), "agentName": Str(max_len=100),
+            "greeting": Str(max_len=500),
+            "greetings": Obj({"en": Str(max_len=500, strip=True), "uk": Str(max_len=500, strip=True)}),
+            "agentName": Str(max_len=100),
             "agentAvatarUrl": Str(max_len=2048),
             "quickReplies": List(Str(max_len=100, min_len=1), max_items=10),
             "showBranding": Bool()}
@@ -76,7 +78,7 @@ async def new_site(app: web.Application, user, name: str, domain: str | None,
                    origins: list[str]) -> sites.Site:
     """Create a site (a domain seeds the allowed origins) and show it to open sockets."""
     if domain and not origins:
-        origins = [origin_from_domain(domain)]
+        origins = origins_from_domain(domain)
     site = await sites.create_site(app[keys.POOL], org_id=user.org_id, name=name, domain=domain,
                                    allowed_origins=origins, site_key=new_token(18))
     await share_site(app, site)

@@ -92,6 +92,7 @@ _DEMO_HEAD = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ChatIQ demo</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <style>
 body{{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1f2937}}
 code{{background:#f3f4f6;padding:.1em .3em;border-radius:4px}}
@@ -114,6 +115,14 @@ _DEMO_WITH_KEY = """<h1>ChatIQ demo</h1>
 <p lang="uk">Ця сторінка вбудовує віджет чату сайту <code>{key}</code>: відкрийте бульбашку в кутку.</p>
 <script>window.chtq = {config};</script>
 <script async src="/widget.js"></script>"""
+
+
+async def favicon(request: web.Request) -> web.Response:
+    """The panel's icon at the address browsers ask for on any page (the demo's included),
+    instead of a 404 on every load."""
+    return web.Response(body=resource_path("admin", "static", "favicon.svg").read_bytes(),
+                        content_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _script_json(value: object) -> str:

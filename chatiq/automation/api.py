@@ -11,7 +11,8 @@ from aiohttp import web
 from chatiq import keys
 from chatiq.api.common import ApiError, pool, read_json, require_owner, require_user
 from chatiq.automation import hours as hours_mod
-from chatiq.automation.templates import clean_shortcut, render
+from chatiq.core.templates import clean_shortcut, render
+from chatiq.core import protocol
 from chatiq.core.protocol import Bool, Field, Int, List, Str, iso, make_id, parse_id
 from chatiq.store import automation as store
 from chatiq.store import chats, db, sites
@@ -36,10 +37,13 @@ class Obj(Field):
 HOURS = {"enabled": Bool(), "timezone": Str(max_len=64, strip=True),
          "schedule": Obj(), "exceptions": List(Obj(), max_items=hours_mod.MAX_EXCEPTIONS)}
 AUTOMATION_SETTINGS = {"storeGreeting": Bool()}
+# The text in each language, for visitors in it; `text` serves everyone else.
+TEXTS = protocol.Obj({"en": Str(max_len=2000, strip=True), "uk": Str(max_len=2000, strip=True)})
 RULE_CREATE = {"trigger": Str(required=True, choices=TRIGGERS),
                "keyword": Str(max_len=100, strip=True),
                "delaySeconds": Int(minimum=0, maximum=MAX_DELAY_SECONDS),
                "text": Str(required=True, min_len=1, max_len=2000, strip=True),
+               "texts": TEXTS,
                "enabled": Bool()}
 RULE_PATCH = {**RULE_CREATE, "trigger": Str(choices=TRIGGERS),
               "text": Str(min_len=1, max_len=2000, strip=True)}
@@ -108,8 +112,12 @@ async def patch_automation_settings(request: web.Request) -> web.Response:
 def rule_object(rule: store.Rule) -> dict:
     return {"id": make_id("ar", rule.id), "siteId": make_id("s", rule.site_id),
             "trigger": rule.trigger, "keyword": rule.keyword,
-            "delaySeconds": rule.delay_seconds, "text": rule.text, "enabled": rule.enabled,
-            "createdAt": iso(rule.created_at)}
+            "delaySeconds": rule.delay_seconds, "text": rule.text, "texts": rule.texts,
+            "enabled": rule.enabled, "createdAt": iso(rule.created_at)}
+
+
+def _written(texts: dict | None) -> dict:
+    return {lang: text for lang, text in (texts or {}).items() if text}
 
 
 def clean_rule(fields: dict) -> dict:
@@ -136,6 +144,7 @@ async def create_rule(request: web.Request) -> web.Response:
     body = await read_json(request, RULE_CREATE)
     fields = clean_rule({"trigger": body["trigger"], "keyword": body.get("keyword"),
                          "delay_seconds": body.get("delaySeconds", 0), "text": body["text"],
+                         "texts": _written(body.get("texts")),
                          "enabled": body.get("enabled", False)})
     rule = await store.create_rule(pool(request), site.id, fields)
     request.app[keys.AUTOMATION].rules_changed(site.id)
@@ -157,7 +166,9 @@ async def patch_rule(request: web.Request) -> web.Response:
         "trigger": body.get("trigger", rule.trigger),
         "keyword": body["keyword"] if "keyword" in body else rule.keyword,
         "delay_seconds": body.get("delaySeconds", rule.delay_seconds),
-        "text": body.get("text", rule.text), "enabled": body.get("enabled", rule.enabled)})
+        "text": body.get("text", rule.text),
+        "texts": _written(body["texts"]) if "texts" in body else rule.texts,
+        "enabled": body.get("enabled", rule.enabled)})
     rule = await store.update_rule(pool(request), rule.id, fields)
     request.app[keys.AUTOMATION].rules_changed(rule.site_id)
     return web.json_response({"autoReply": rule_object(rule)})

@@ -20,7 +20,8 @@ from chatiq.automation import hours as hours_mod
 from chatiq.automation.clock import Clock, Timer
 from chatiq.core.hub import Hub
 from chatiq.store import automation as store
-from chatiq.store import sites
+from chatiq.core.languages import in_language, language_of
+from chatiq.store import sites, visitors
 from chatiq.store.writer import MessageWriter, Post
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,9 @@ class Automation:
             log.exception("automation failed for an operator message in site %s", site_id)
 
     async def _welcome(self, site_id: int, chat_id: int) -> None:
-        greeting = (await sites.widget_settings(self.pool, site_id)).get("greeting")
+        settings = await sites.widget_settings(self.pool, site_id)
+        greeting = in_language(settings.get("greetings"), language_of(  # the visitor's (issue 21)
+            await visitors.language_in_chat(self.pool, chat_id)), settings.get("greeting"))
         if not greeting or not greeting.strip():
             return
         await self._store(store.AutoReplyDue(chat_id=chat_id, occurrence="welcome",

@@ -6,7 +6,11 @@ site that is not the user's is not found. Charts are SVG drawn on the server.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
+from functools import partial
+
 from aiohttp import web
 
 from chatiq import keys
@@ -19,6 +23,7 @@ from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.session import language
+from chatiq.core.languages import texts_and_fallback
 from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import automation as store
 from chatiq.store import db, sites
@@ -59,10 +64,16 @@ TRIGGER_ORDER = ("first_message", "offline", "no_reply", "keyword")
 
 
 def _rule_fields(form) -> dict:
+    """The form as the API takes it: "text" (English) and "text_uk" become `texts` and the
+    fallback `text`; the boxes as typed stay under "form" for a re-render."""
     delay = str(form.get("delaySeconds", "")).strip() or "0"
+    typed = {"text": str(form.get("text", "")), "text_uk": str(form.get("text_uk", ""))}
+    texts, fallback = texts_and_fallback(typed["text"], typed["text_uk"])
     return {"trigger": str(form.get("trigger", "")), "keyword": str(form.get("keyword", "")),
             "delaySeconds": int(delay) if re.fullmatch(r"-?\d{1,9}", delay) else delay,
-            "text": str(form.get("text", "")), "enabled": form.get("enabled") == "on"}
+            "text": fallback, "texts": texts, "enabled": form.get("enabled") == "on",
+            "form": typed}
+
 
 
 async def create_rule(request: web.Request) -> web.Response:
@@ -71,15 +82,17 @@ async def create_rule(request: web.Request) -> web.Response:
                                 parse_id("s", request.match_info["site"]))
     form = await request.post()
     values = _rule_fields(form)
+    typed = values.pop("form")
     try:
         body = clean_fields(auto_api.RULE_CREATE, values)
         fields = auto_api.clean_rule({"trigger": body["trigger"], "keyword": body.get("keyword"),
                                       "delay_seconds": body.get("delaySeconds", 0),
-                                      "text": body["text"], "enabled": body["enabled"]})
+                                      "text": body["text"], "texts": body["texts"],
+                                      "enabled": body["enabled"]})
     except (ApiError, ProtocolError) as exc:
         return await automation_page(request, site_ref=request.match_info["site"],
                                      error=await form_error(request, exc, "rule"),
-                                     form=values, status=422)
+                                     form={**values, **typed}, status=422)
     await store.create_rule(request.app[keys.POOL], site.id, fields)
     request.app[keys.AUTOMATION].rules_changed(site.id)
     await redirect_with_flash(request, "automation.saved",
@@ -97,12 +110,13 @@ async def _owned_rule(request: web.Request) -> store.Rule:
 async def update_rule(request: web.Request) -> web.Response:
     rule = await _owned_rule(request)
     values = _rule_fields(await request.post())
+    values.pop("form")
     values["trigger"] = rule.trigger
     try:
         body = clean_fields(auto_api.RULE_PATCH, values)
         fields = auto_api.clean_rule({"trigger": rule.trigger, "keyword": body.get("keyword"),
                                       "delay_seconds": body.get("delaySeconds", 0),
-                                      "text": body.get("text", ""),
+                                      "text": body.get("text", ""), "texts": body["texts"],
                                       "enabled": body["enabled"]})
         if not fields["text"]:
             raise ApiError("invalid", "'text' must not be empty", field="text")
@@ -259,15 +273,30 @@ async def hours_page(request: web.Request, *, site_ref: str | None = None,
                      status: int = 200) -> web.Response:
     user = await require_user(request)
     all_sites, site = await _site_choice(request, user, site_ref)
-    business = None
+    business, saved = None, True
     if site is not None and form is None:
-        hours = hours_mod.hours_from_row(await store.hours_row(request.app[keys.POOL], site.id))
-        form = _hours_form(hours)
+        row = await store.hours_row(request.app[keys.POOL], site.id)
+        form = _hours_form(hours_mod.hours_from_row(row))
+        saved = row is not None  # never saved: the page suggests the browser's time zone
         business = await request.app[keys.AUTOMATION].business_status(site.id)
     return await render(request, "hours.html", {
         "sites": all_sites, "site": site, "site_ref": make_id("s", site.id) if site else None,
         "days": hours_mod.DAYS, "form": form or {}, "business": business, "error": error,
-        "flash": await take_flash(request)}, status=status)
+        "saved": saved, "zones": time_zones(), "flash": await take_flash(request)},
+        status=status)
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """IANA zones a person would pick (Europe/Kyiv), without the legacy aliases (US/…,
+    Etc/GMT+5, posixrules); UTC first."""
+    zones = sorted(z for z in zoneinfo.available_timezones()
+                   if "/" in z and z.split("/")[0] in _REGIONS)
+    return ("UTC", *zones)
+
+
+_REGIONS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia",
+            "Europe", "Indian", "Pacific"}
 
 
 async def save_hours(request: web.Request) -> web.Response:
@@ -350,7 +379,7 @@ async def analytics_page(request: web.Request) -> web.Response:
         "csv": {t: str(request.app.router["panel_analytics_csv"].url_for().with_query(
             {**csv_query, "table": t})) for t in report_mod.TABLES},
         "first_day": days[0]["date"] if days else "", "last_day": days[-1]["date"] if days else "",
-        "fmt": fmt_seconds, "error": None})
+        "fmt": partial(fmt_seconds, await language(request)), "error": None})
 
 
 async def analytics_csv(request: web.Request) -> web.Response:
@@ -369,15 +398,17 @@ async def analytics_csv(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def fmt_seconds(value: float | None) -> str:
+def fmt_seconds(lang: str, value: float | None) -> str:
+    """43 → "43 s" / "43 с"; units in the panel's language."""
     if value is None:
         return "—"
     value = int(round(value))
+    s, m, h = (i18n.translate(lang, "unit." + u) for u in ("s", "min", "h"))
     if value < 60:
-        return f"{value} s"
+        return f"{value} {s}"
     if value < 3600:
-        return f"{value // 60} min {value % 60:02d} s"
-    return f"{value // 3600} h {value % 3600 // 60:02d} min"
+        return f"{value // 60} {m} {value % 60:02d} {s}"
+    return f"{value // 3600} {h} {value % 3600 // 60:02d} {m}"
 
 
 ROUTES = [

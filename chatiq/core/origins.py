@@ -37,6 +37,24 @@ def origin_from_domain(domain: str) -> str | None:
     return normalize_origin(domain.rstrip("/"))
 
 
+def origins_from_domain(domain: str) -> list[str]:
+    """The origins a new site's domain seeds: the https origin and its "www." twin
+    ('shop.example' → https://shop.example and https://www.shop.example; 'www.shop.example'
+    → the same two, www first), since shops answer on both and a widget on the other one
+    was refused without a word."""
+    origin = origin_from_domain(domain)
+    if origin is None:
+        return []
+    host = origin.removeprefix("https://")
+    bare = host.removeprefix("www.")
+    name = urlsplit(origin).hostname or ""
+    # An IP address or a one-label name (localhost) has no www twin worth guessing.
+    if "." not in bare.split(":")[0] or name.replace(".", "").isdigit() or ":" in name:
+        return [origin]
+    other = normalize_origin("https://" + (bare if host.startswith("www.") else "www." + host))
+    return [origin] + ([other] if other else [])
+
+
 def origin_allowed(origin: str | None, allowed: list[str], own_host: str | None) -> bool:
     """May a page at `origin` use a site that allows `allowed`?
 

@@ -44,6 +44,9 @@ LOGIN_FAILURES_PER_ACCOUNT = RateLimit(burst=100, per_second=1 / 300)
 LOGIN_FAILURES_PER_IP = RateLimit(burst=30, per_second=1 / 30)
 # New organizations per IP address, API and panel together: 10, then one every 6 minutes.
 SIGNUPS_PER_IP = RateLimit(burst=10, per_second=1 / 360)
+# Refused widget origins, per (site, origin): logged and recorded once, then once every
+# 5 minutes — a busy page on a forgotten domain must not flood the log or the database.
+REFUSED_ORIGIN_NOTES = RateLimit(burst=1, per_second=1 / 300)
 
 
 def whole_seconds(wait: float) -> int:

@@ -13,6 +13,8 @@ DEFAULT_SETTINGS = {
     "position": "right",
     "size": "standard",
     "greeting": None,
+    # (ext) language → greeting; `greeting` is for visitors whose language has none
+    "greetings": {},
     "agentName": None,
     "agentAvatarUrl": None,
     "quickReplies": [],
@@ -40,8 +42,10 @@ def _author(row: dict) -> dict:
         return {"kind": kind, "id": make_id("u", row["author_id"]),
                 "name": row["operator_name"], "avatarUrl": row["operator_avatar"]}
     if kind == "visitor":
+        # (ext) anonymous: the name is the fallback "Visitor #N", which panels may translate
         return {"kind": kind, "id": make_id("v", row["author_id"]),
-                "name": row["visitor_name"] or f"Visitor #{row['author_id']}", "avatarUrl": None}
+                "name": row["visitor_name"] or f"Visitor #{row['author_id']}", "avatarUrl": None,
+                "anonymous": row["visitor_name"] is None}
     return {"kind": kind, "id": None, "name": None, "avatarUrl": None}
 
 
@@ -74,6 +78,8 @@ def chat_summary(row: dict) -> dict:
         "visitor": {
             "id": make_id("v", row["visitor_id"]),
             "name": row["visitor_name"] or f"Visitor #{row['visitor_id']}",
+            # (ext) the name is the fallback above, which panels may translate
+            "anonymous": row["visitor_name"] is None,
             "email": row["visitor_email"],
             "pageUrl": row["page_url"],
             "pageTitle": row["page_title"],

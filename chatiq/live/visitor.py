@@ -14,12 +14,14 @@ from chatiq.core.protocol import Frame, ProtocolError, make_id, parse_id
 from chatiq.core.ratelimit import whole_seconds
 from chatiq.core.security import new_token
 from chatiq.store import chats, sites, visitors
+from chatiq.store import mail as mail_store
 from chatiq.store.accounts import user_by_id
 from chatiq.store.db import NotFound
 from chatiq.store.site_identity import identity_for_join
 from chatiq.store.writer import Post
 from chatiq.core.wire import message_object, settings_object
 from chatiq.live.connection import Closing, Connection
+from chatiq.live.refusals import note_refused_origin
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,10 @@ class VisitorConnection(Connection):
         site = await sites.site_by_key(self.pool, data["siteKey"])
         if site is None or not site.enabled:
             raise Closing(protocol.CLOSE_FORBIDDEN, "unknown or disabled site")
-        if not origin_allowed(self.request.headers.get("Origin"), site.allowed_origins,
-                              self.request.host):
+        origin = self.request.headers.get("Origin")
+        if not origin_allowed(origin, site.allowed_origins, self.request.host):
+            await note_refused_origin(self.app, site, origin)
+            # The widget tells "origin" from "site key" by this reason's first word.
             raise Closing(protocol.CLOSE_FORBIDDEN, "origin not allowed for this site")
         info = {**data, "userAgent": self.request.headers.get("User-Agent", "")[:500], "ip": ip}
         token = data.get("visitorToken")
@@ -121,7 +125,10 @@ class VisitorConnection(Connection):
             "agent": agent,
             "operatorsOnline": self.hub.operators_online(site.id),
             "history": history,
-            "features": {"uploads": True, "reactions": True},
+            # email: whether this site can send email at all; without it the widget never
+            # promises an emailed answer or transcript.
+            "features": {"uploads": True, "reactions": True,
+                         "email": await mail_store.mail_configured(self.pool, site.org_id)},
             "identity": _identity_state(decision),
         })
         return {"visitorId": make_id("v", visitor.id), "chatId": make_id("c", chat_id)}

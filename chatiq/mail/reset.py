@@ -29,7 +29,8 @@ RESET_DONE = "auth.password_reset"
 
 
 async def forgot_page(request: web.Request) -> web.Response:
-    return await render(request, "reset_request.html", {"email": ""})
+    return await render(request, "reset_request.html", {
+        "email": "", "no_mail": not await store.mail_configured(request.app[keys.POOL])})
 
 
 async def _limited(request: web.Request, email: str) -> int | None:
@@ -58,6 +59,8 @@ async def forgot(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(wait)
         return response
     pool = request.app[keys.POOL]
+    if not await store.mail_configured(pool):  # no link can go anywhere: never promise one
+        return await render(request, "reset_request.html", {"email": "", "no_mail": True})
     user = await accounts.user_by_email(pool, email)
     settings = await store.settings_for(pool, user.org_id) if user else None
     emailed = user is not None and user.password_hash is not None and settings is not None

@@ -63,6 +63,10 @@ EN = {
     "mail.remove": "Stop sending email",
     "mail.removed": "Email settings removed: nothing will be emailed.",
     "mail.not_configured": "Email is not set up: nothing is emailed.",
+    "mail.state_on": "Email is on: sent through {host}:{port} from {sender}.",
+    "mail.state_off": "Email is off. Nothing is emailed: no password-reset links (use"
+                      " `chatiq passwd` on the server), no transcripts, no missed-chat alerts;"
+                      " the widget keeps a visitor's email only as a contact.",
     "mail.test": "Send a test email",
     "mail.test_to": "To",
     "mail.test_sent": "The test email was accepted for {email}.",
@@ -103,6 +107,10 @@ EN = {
     "reset.send": "Email me a link",
     "reset.sent": "If an account with that address exists, a link is on its way. It works"
                   " once, for one hour.",
+    "reset.no_mail": "Email is not set up on this server, so no reset link can be sent. Whoever"
+                     " runs the server can set a new password with:",
+    "reset.no_mail_owner": "Once an owner sets up email (Email in the panel), this page emails"
+                           " links.",
     "reset.new_title": "Set a new password",
     "reset.new_intro": "For {email}.",
     "reset.new_submit": "Save the new password",
@@ -164,6 +172,10 @@ UK = {
     "mail.remove": "Не надсилати листи",
     "mail.removed": "Налаштування пошти видалено: листи не надсилаються.",
     "mail.not_configured": "Пошту не налаштовано: листи не надсилаються.",
+    "mail.state_on": "Пошту ввімкнено: листи йдуть через {host}:{port} від {sender}.",
+    "mail.state_off": "Пошту вимкнено. Листи не надсилаються: ні посилань для скидання пароля"
+                      " (на сервері є `chatiq passwd`), ні копій розмов, ні сповіщень про"
+                      " пропущені чати; віджет зберігає email відвідувача лише як контакт.",
     "mail.test": "Надіслати тестовий лист",
     "mail.test_to": "Кому",
     "mail.test_sent": "Тестовий лист для {email} прийнято.",
@@ -202,6 +214,10 @@ UK = {
     "reset.send": "Надіслати посилання",
     "reset.sent": "Якщо обліковий запис із такою адресою існує, посилання вже в дорозі. Воно"
                   " діє один раз, одну годину.",
+    "reset.no_mail": "На цьому сервері не налаштовано пошту, тож посилання для скидання не"
+                     " надіслати. Той, хто керує сервером, може задати новий пароль командою:",
+    "reset.no_mail_owner": "Щойно власник налаштує пошту (розділ «Пошта» в панелі), ця сторінка"
+                           " надсилатиме посилання.",
     "reset.new_title": "Новий пароль",
     "reset.new_intro": "Для {email}.",
     "reset.new_submit": "Зберегти новий пароль",

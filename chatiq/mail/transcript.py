@@ -20,6 +20,7 @@ from chatiq.mail.context import Context
 from chatiq.mail.messages import Letter, author, build, para, valid_address
 from chatiq.mail.strings import translate
 from chatiq.outbox import wake
+from chatiq.core.languages import language_of
 from chatiq.core.protocol import ProtocolError
 from chatiq.core.ratelimit import KeyedLimiter, whole_seconds
 from chatiq.store import chats
@@ -38,10 +39,6 @@ def new_limiter() -> KeyedLimiter:
     return KeyedLimiter(TRANSCRIPTS_PER_IP)
 
 
-def visitor_language(language: str | None) -> str:
-    return "uk" if (language or "").lower().startswith("uk") else "en"
-
-
 async def visitor_email(conn, data: dict) -> dict:
     """`visitor:email` on a joined visitor socket: everything is checked before anything is
     stored, so a refused frame changes nothing."""
@@ -49,7 +46,8 @@ async def visitor_email(conn, data: dict) -> dict:
     if not valid_address(email):
         raise ProtocolError("invalid", "'email' is not an email address", field="email")
     job = None
-    if data.get("transcript"):
+    # Without SMTP a transcript would wait in the outbox for ever: keep the address only.
+    if data.get("transcript") and await store.mail_configured(conn.pool, conn.site.org_id):
         if conn.chat_id is None:
             raise NotFound("chat not found")
         limiter, ip = conn.app[keys.TRANSCRIPT_LIMITER], conn.request.remote or "?"
@@ -62,7 +60,7 @@ async def visitor_email(conn, data: dict) -> dict:
         job = {"org_id": row["org_id"], "kind": "email",
                "key": f"transcript:{row['id']}:{row['last_seq']}:{digest}",
                "payload": {"type": "transcript", "chat": row["id"], "to": email,
-                           "lang": visitor_language(conn.visitor.language)}}
+                           "lang": language_of(conn.visitor.language)}}
     queued = await store.save_visitor_email(conn.pool, visitor_id=conn.visitor.id, email=email,
                                             transcript=job)
     if queued:

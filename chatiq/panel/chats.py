@@ -11,6 +11,7 @@ from yarl import URL
 from chatiq import keys
 from chatiq.api.common import ApiError, error_response
 from chatiq.files.api import handle_upload
+from chatiq.core.templates import render as fill_template
 from chatiq.panel import i18n
 from chatiq.panel.access import require_user
 from chatiq.panel.render import render
@@ -23,6 +24,14 @@ from chatiq.core.wire import chat_summary, message_object
 FILTERS = ("open", "mine", "unassigned", "closed", "all")
 MAX_QUERY = 200
 OLDER_PAGE = 50
+
+
+def _in_language(summary: dict, lang: str) -> dict:
+    """A visitor without a name is "Visitor #N" on the wire; the panel says it in its language."""
+    visitor = summary["visitor"]
+    if visitor.get("anonymous"):
+        visitor["name"] = i18n.translate(lang, "js.visitor_anonymous", n=visitor["id"][2:])
+    return summary
 
 
 def _filter_args(name: str, user_id: int) -> dict:
@@ -40,7 +49,7 @@ async def chats_page(request: web.Request) -> web.Response:
     if "id" in request.match_info:
         # NotFound (another tenant's chat, or no such chat) becomes the same 404 page.
         active_row = await chats.chat_for(pool, user, parse_id("c", request.match_info["id"]))
-        active = chat_summary(active_row)
+        active = _in_language(chat_summary(active_row), await language(request))
     name = request.query.get("filter", "open")
     name = name if name in FILTERS else "open"
     q = request.query.get("q", "").strip()[:MAX_QUERY]
@@ -49,7 +58,7 @@ async def chats_page(request: web.Request) -> web.Response:
     query = {"filter": name, **({"q": q} if q else {})}
     lang = await language(request)
     ctx = {
-        "chats": [chat_summary(r) for r in rows],
+        "chats": [_in_language(chat_summary(r), lang) for r in rows],
         "active": active,
         "filter": name,
         "filters": FILTERS,
@@ -67,7 +76,11 @@ async def chats_page(request: web.Request) -> web.Response:
             "colleagues": [{"ref": make_id("u", u.id), "name": u.name}
                            for u in await accounts.org_users(pool, user.org_id)
                            if u.id in allowed],
-            "templates": await automation.templates_for(pool, user, site.id),
+            # Filled here as the REST endpoint fills them: the reply box sends what it shows.
+            "templates": [{"shortcut": tpl.shortcut, "title": tpl.title,
+                           "text": fill_template(tpl.text, visitor_name=active["visitor"]["name"],
+                                                 operator_name=user.name, site_name=site.name)}
+                          for tpl in await automation.templates_for(pool, user, site.id)],
             "browser": describe(active_row["user_agent"]),
         })
     return await render(request, "chats.html", ctx)

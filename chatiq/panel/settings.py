@@ -12,6 +12,7 @@ from chatiq.api.sites import SETTINGS, clean_settings
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import redirect_with_flash, render, take_flash
 from chatiq.panel.sites import owned_site
+from chatiq.core.languages import texts_and_fallback
 from chatiq.core.protocol import ProtocolError, clean_fields
 from chatiq.store import retention, site_identity, sites
 from chatiq.core.wire import settings_object
@@ -23,7 +24,9 @@ _CLEARABLE = ("greeting", "agentName", "agentAvatarUrl")
 def _from_form(form) -> dict:
     values = {name: str(form.get(name, "")).strip() for name in
               ("color", "secondaryColor", "position", "size", "agentName", "agentAvatarUrl")}
-    values["greeting"] = str(form.get("greeting", "")).strip()
+    # The English box and the Ukrainian one; `greeting` is for visitors in any other language.
+    values["greetings"], values["greeting"] = texts_and_fallback(
+        str(form.get("greeting", "")), str(form.get("greeting_uk", "")))
     values["quickReplies"] = [line.strip() for line in str(form.get("quickReplies", "")).splitlines()
                               if line.strip()]
     values["showBranding"] = form.get("showBranding") == "on"

@@ -12,6 +12,8 @@ from chatiq.api.sites import SITE_CREATE, SITE_PATCH, clean_domain, clean_origin
 from chatiq.panel.access import require_owner, require_user
 from chatiq.panel.forms import form_error
 from chatiq.panel.render import render
+from chatiq.panel.starters import give_starters
+from chatiq.core.origins import normalize_origin
 from chatiq.api.audit import record_request
 from chatiq.core.protocol import ProtocolError, clean_fields, make_id, parse_id
 from chatiq.store import accounts, audit, sites
@@ -38,10 +40,15 @@ async def sites_page(request: web.Request, *, error: dict | None = None,
                      for u in await accounts.org_users(pool, user.org_id) if not u.is_owner]
         assigned = await sites.site_operator_map(pool, user.org_id)
     origin = own_origin(request)
+    refused: dict[int, list] = {}
+    if user.is_owner:
+        for row in await sites.refused_origins(pool, [s.id for s in found]):
+            refused.setdefault(row.site_id, []).append(row)
     views = [{"ref": make_id("s", s.id), "name": s.name, "domain": s.domain,
               "site_key": s.site_key, "enabled": s.enabled,
               "allowed_origins": s.allowed_origins, "snippet": snippet(origin, s.site_key),
-              "operator_ids": assigned.get(s.id, set())} for s in found]
+              "operator_ids": assigned.get(s.id, set()),
+              "refused": refused.get(s.id, [])[:10]} for s in found]
     return await render(request, "sites.html", {"sites": views, "operators": operators,
                                                 "error": error, "form": form or {}},
                         status=status)
@@ -58,6 +65,7 @@ async def create_site(request: web.Request) -> web.Response:
         return await sites_page(request, error=await form_error(request, exc, "create"),
                                 form=values, status=422)
     site = await new_site(request.app, user, body["name"], domain, [])
+    await give_starters(request.app, site)
     await record_request(request, audit.SITE_CREATED, user, target=make_id("s", site.id),
                          details={"name": site.name})
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
@@ -105,4 +113,14 @@ async def set_operators(request: web.Request) -> web.Response:
         chosen.append(uid)
     await sites.set_site_operators(pool, site.id, sorted(set(chosen)))
     await share_site(request.app, site)
+    raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")
+
+
+async def allow_origin(request: web.Request) -> web.Response:
+    """One click from "recently refused": the origin joins the site's allowed origins."""
+    _, site = await owned_site(request)
+    origin = normalize_origin(str((await request.post()).get("origin", "")))
+    if origin is None:
+        raise web.HTTPBadRequest(text="not an origin")
+    await sites.allow_origin(request.app[keys.POOL], site.id, origin)
     raise web.HTTPFound(f"/admin/sites#site-{make_id('s', site.id)}")

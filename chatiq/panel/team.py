@@ -10,11 +10,12 @@ from chatiq.panel import i18n
 from chatiq.panel.access import require_owner
 from chatiq.panel.render import render
 from chatiq.panel.session import language
+from chatiq.api.sites import share_site
 from chatiq.panel.sites import own_origin
 from chatiq.api.audit import record_request
 from chatiq.core.protocol import make_id, parse_id
 from chatiq.core.security import new_token
-from chatiq.store import accounts, audit, invitations
+from chatiq.store import accounts, audit, invitations, sites
 from chatiq.store.db import Conflict, NotFound
 
 ROLES = ("OWNER", "OPERATOR")
@@ -22,10 +23,14 @@ ROLES = ("OWNER", "OPERATOR")
 
 async def team_page(request: web.Request, *, status: int = 200, **extra) -> web.Response:
     user = await require_owner(request)
+    pool = request.app[keys.POOL]
     members = [{"ref": make_id("u", u.id), "name": u.name, "email": u.email, "role": u.role,
                 "pending": u.password_hash is None}
-               for u in await accounts.org_users(request.app[keys.POOL], user.org_id)]
-    return await render(request, "team.html", {"members": members, "form": {}, **extra},
+               for u in await accounts.org_users(pool, user.org_id)]
+    site_choices = [{"ref": make_id("s", s.id), "name": s.name}
+                    for s in await sites.sites_for(pool, user)]
+    return await render(request, "team.html", {"members": members, "form": {},
+                                               "site_choices": site_choices, **extra},
                         status=status)
 
 
@@ -41,6 +46,12 @@ def _link(request: web.Request, token: str) -> str:
 async def invite(request: web.Request) -> web.Response:
     owner = await require_owner(request)
     form = await request.post()
+    pool = request.app[keys.POOL]
+    # The sites the new operator works on from their first sign-in (an operator without a
+    # site has nothing to answer).
+    own_sites = {s.id: s for s in await sites.sites_for(pool, owner)}
+    given = [own_sites[i] for i in {parse_id("s", ref) for ref in form.getall("site", [])}
+             if i in own_sites]
     email = str(form.get("email", "")).strip()
     name = str(form.get("name", "")).strip() or email.split("@", 1)[0]
     values = {"email": email, "name": str(form.get("name", ""))}
@@ -58,8 +69,12 @@ async def invite(request: web.Request) -> web.Response:
     except Conflict:
         return await team_page(request, status=422, form=values,
                                error=await _error(request, "invite", "auth.email_taken", "email"))
+    await sites.give_sites(pool, invited.id, [s.id for s in given])
+    for site in given:
+        await share_site(request.app, site)
     await record_request(request, audit.INVITED, owner, target=make_id("u", invited.id),
-                         details={"email": email.lower()})
+                         details={"email": email.lower(),
+                                  **({"sites": [s.name for s in given]} if given else {})})
     link = _link(request, token)
     emailed = await _email_invitation(request, owner, invited, token, link)
     return await team_page(request, status=201, invite_link=link, invite_email=email.lower(),

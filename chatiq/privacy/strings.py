@@ -76,6 +76,16 @@ EN = {
     "audit.action.data.exported": "Chats exported",
     "audit.action.visitor.exported": "Visitor data exported",
     "audit.action.visitor.erased": "Visitor data erased",
+    "audit.action.auth.password_reset_requested": "Password reset asked for",
+    "audit.action.auth.password_reset": "Password reset",
+    "audit.action.mail.settings_changed": "Email settings changed",
+    "audit.action.mail.settings_removed": "Email settings removed",
+    "audit.action.site.identity_rotated": "Identity secret rotated",
+    "audit.action.site.identity_enforcement_changed": "Identity enforcement changed",
+    "audit.action.webhook.created": "Webhook created",
+    "audit.action.webhook.updated": "Webhook changed",
+    "audit.action.webhook.deleted": "Webhook deleted",
+    "audit.action.webhook.secret_rotated": "Webhook secret rotated",
 }
 
 UK = {
@@ -145,6 +155,16 @@ UK = {
     "audit.action.data.exported": "Експорт чатів",
     "audit.action.visitor.exported": "Експорт даних відвідувача",
     "audit.action.visitor.erased": "Видалено дані відвідувача",
+    "audit.action.auth.password_reset_requested": "Запит на скидання пароля",
+    "audit.action.auth.password_reset": "Пароль скинуто",
+    "audit.action.mail.settings_changed": "Налаштування пошти змінено",
+    "audit.action.mail.settings_removed": "Налаштування пошти видалено",
+    "audit.action.site.identity_rotated": "Секрет ідентичності змінено",
+    "audit.action.site.identity_enforcement_changed": "Вимогу ідентичності змінено",
+    "audit.action.webhook.created": "Вебхук створено",
+    "audit.action.webhook.updated": "Вебхук змінено",
+    "audit.action.webhook.deleted": "Вебхук видалено",
+    "audit.action.webhook.secret_rotated": "Секрет вебхука змінено",
 }
 
 i18n.add(EN, UK)

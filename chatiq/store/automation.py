@@ -71,13 +71,15 @@ class Rule:
     text: str
     enabled: bool
     created_at: datetime
+    # language → text, for visitors in that language; `text` for the rest
+    texts: dict
 
     def matches(self, text: str) -> bool:
         """The keyword, when the rule has one, appears in the text (case-insensitive)."""
         return not self.keyword or self.keyword.casefold() in (text or "").casefold()
 
 
-_RULE_COLUMNS = "id, site_id, trigger, keyword, delay_seconds, text, enabled, created_at"
+_RULE_COLUMNS = "id, site_id, trigger, keyword, delay_seconds, text, enabled, created_at, texts"
 
 
 async def rules_for_site(pool, site_id: int, *, enabled_only: bool = False) -> list[Rule]:
@@ -99,9 +101,10 @@ async def rule_by_id(pool, rule_id: int | None) -> Rule:
 async def create_rule(pool, site_id: int, fields: dict) -> Rule:
     row = await db.fetchone(
         pool,
-        "INSERT INTO auto_replies (site_id, trigger, keyword, delay_seconds, text, enabled)"
-        " VALUES (%(s)s, %(trigger)s, %(keyword)s, %(delay_seconds)s, %(text)s, %(enabled)s)"
-        " RETURNING " + _RULE_COLUMNS, {"s": site_id, **fields})
+        "INSERT INTO auto_replies (site_id, trigger, keyword, delay_seconds, text, enabled, texts)"
+        " VALUES (%(s)s, %(trigger)s, %(keyword)s, %(delay_seconds)s, %(text)s, %(enabled)s,"
+        " %(texts)s::jsonb) RETURNING " + _RULE_COLUMNS,
+        {"s": site_id, **fields, "texts": json.dumps(fields.get("texts") or {})})
     return Rule(**row)
 
 
@@ -110,8 +113,9 @@ async def update_rule(pool, rule_id: int, fields: dict) -> Rule:
     row = await db.fetchone(
         pool,
         "UPDATE auto_replies SET trigger = %(trigger)s, keyword = %(keyword)s,"
-        " delay_seconds = %(delay_seconds)s, text = %(text)s, enabled = %(enabled)s"
-        " WHERE id = %(id)s RETURNING " + _RULE_COLUMNS, {"id": rule_id, **fields})
+        " delay_seconds = %(delay_seconds)s, text = %(text)s, enabled = %(enabled)s,"
+        " texts = %(texts)s::jsonb WHERE id = %(id)s RETURNING " + _RULE_COLUMNS,
+        {"id": rule_id, **fields, "texts": json.dumps(fields.get("texts") or {})})
     if row is None:
         raise db.NotFound("auto-reply not found")
     return Rule(**row)
@@ -213,7 +217,11 @@ class AutoReplyDue:
                 return None
         text = self.text
         if self.rule_id is not None:
-            await cur.execute("SELECT text, enabled FROM auto_replies WHERE id = %(r)s", params)
+            await cur.execute(  # in the visitor's language when the rule has it (issue 21)
+                "SELECT coalesce(nullif(r.texts ->> CASE WHEN v.language ILIKE 'uk%%' THEN 'uk'"
+                " ELSE 'en' END, ''), r.text) AS text, r.enabled FROM auto_replies r, chats c"
+                " JOIN visitors v ON v.id = c.visitor_id WHERE r.id = %(r)s AND c.id = %(c)s",
+                params)
             rule = await cur.fetchone()
             if rule is None or not rule["enabled"]:
                 return None

@@ -36,6 +36,14 @@ async def settings_for(pool, org_id: int) -> MailSettings | None:
     return None if row is None else MailSettings(**row)
 
 
+async def mail_configured(pool, org_id: int | None = None) -> bool:
+    """Can the organization (or, with None, any organization on this server) send email?"""
+    row = await db.fetchone(
+        pool, "SELECT EXISTS (SELECT 1 FROM mail_settings"
+              " WHERE %(org)s::bigint IS NULL OR org_id = %(org)s) AS yes", {"org": org_id})
+    return bool(row["yes"])
+
+
 async def save_settings(pool, org_id: int, *, host: str, port: int, security: str,
                         username: str, password_enc: str | None, keep_password: bool,
                         from_email: str, from_name: str, base_url: str) -> MailSettings:

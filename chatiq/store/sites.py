@@ -117,6 +117,15 @@ async def set_site_operators(pool, site_id: int, user_ids: list[int]) -> None:
                 {"s": site_id, "u": uid})
 
 
+async def give_sites(pool, user_id: int, site_ids: list[int]) -> None:
+    """Let one user work on these sites too (the ones they had stay)."""
+    async with db.transaction(pool) as cur:
+        for site_id in site_ids:
+            await cur.execute(
+                "INSERT INTO site_operators (site_id, user_id) VALUES (%(s)s, %(u)s)"
+                " ON CONFLICT DO NOTHING", {"s": site_id, "u": user_id})
+
+
 async def widget_settings(pool, site_id: int) -> dict:
     row = await db.fetchone(
         pool, "SELECT settings FROM widget_settings WHERE site_id = %(s)s", {"s": site_id})
@@ -143,3 +152,62 @@ async def site_operator_map(pool, org_id: int) -> dict[int, set[int]]:
     for row in rows:
         found.setdefault(row["site_id"], set()).add(row["user_id"])
     return found
+
+
+# --- origins the widget was refused from ------------------------------------------------
+
+# Rows kept per site: the panel shows a handful; more would only be noise someone sent.
+REFUSED_KEPT = 20
+
+
+@dataclass(frozen=True)
+class RefusedOrigin:
+    site_id: int
+    origin: str
+    attempts: int
+    last_seen: datetime
+
+
+async def note_refused_origin(pool, site_id: int, origin: str) -> None:
+    """Count a refusal of `origin`, keeping only the site's REFUSED_KEPT most recent."""
+    async with db.transaction(pool) as cur:
+        await cur.execute(
+            "INSERT INTO refused_origins (site_id, origin) VALUES (%(site)s, %(origin)s)"
+            " ON CONFLICT (site_id, origin) DO UPDATE"
+            " SET attempts = refused_origins.attempts + 1, last_seen = now()",
+            {"site": site_id, "origin": origin})
+        await cur.execute(
+            "DELETE FROM refused_origins WHERE site_id = %(site)s AND origin NOT IN ("
+            " SELECT origin FROM refused_origins WHERE site_id = %(site)s"
+            " ORDER BY last_seen DESC LIMIT %(kept)s)",
+            {"site": site_id, "kept": REFUSED_KEPT})
+
+
+async def refused_origins(pool, site_ids: list[int], days: int = 7) -> list[RefusedOrigin]:
+    """Refusals of the last `days` days for these sites, newest first, minus origins the
+    site has allowed since."""
+    rows = await db.fetchall(
+        pool,
+        "SELECT r.site_id, r.origin, r.attempts, r.last_seen FROM refused_origins r"
+        " JOIN sites s ON s.id = r.site_id"
+        " WHERE r.site_id = ANY(%(ids)s) AND r.last_seen > now() - make_interval(days => %(days)s)"
+        " AND NOT r.origin = ANY(s.allowed_origins)"
+        " ORDER BY r.last_seen DESC",
+        {"ids": site_ids, "days": days})
+    return [RefusedOrigin(**r) for r in rows]
+
+
+async def allow_origin(pool, site_id: int, origin: str) -> Site:
+    """Add `origin` to the site's allowed origins (once) and forget its refusals."""
+    async with db.transaction(pool) as cur:
+        await cur.execute(
+            "UPDATE sites s SET allowed_origins = CASE WHEN %(origin)s = ANY(s.allowed_origins)"
+            " THEN s.allowed_origins ELSE array_append(s.allowed_origins, %(origin)s) END"
+            " WHERE s.id = %(site)s RETURNING " + _SITE_COLUMNS,
+            {"site": site_id, "origin": origin})
+        row = await cur.fetchone()
+        await cur.execute("DELETE FROM refused_origins WHERE site_id = %(site)s"
+                          " AND origin = %(origin)s", {"site": site_id, "origin": origin})
+    if row is None:
+        raise db.NotFound("site not found")
+    return Site(**row)

@@ -199,3 +199,11 @@ async def _move_chat(cur, anonymous_id: int, verified_id: int) -> int | None:
         "UPDATE attachments SET uploader_id = %(to)s WHERE uploader_kind = 'visitor'"
         " AND uploader_id = %(from)s AND (chat_id = %(c)s OR NOT used)", params)
     return theirs["id"]
+
+
+async def language_in_chat(pool, chat_id: int) -> str | None:
+    """The language tag of the visitor a chat belongs to (as their browser said it)."""
+    row = await db.fetchone(
+        pool, "SELECT v.language FROM chats c JOIN visitors v ON v.id = c.visitor_id"
+              " WHERE c.id = %(c)s", {"c": chat_id})
+    return row["language"] if row else None

@@ -8,7 +8,8 @@ from conftest import recv_until
 async def test_create_list_get_patch_delete(chat, sql):
     token, _ = await chat.register()
     site = await chat.create_site(token, name="Shop", domain="Shop.Example")
-    assert site["allowedOrigins"] == ["https://shop.example"] and site["enabled"] is True
+    assert site["allowedOrigins"] == ["https://shop.example", "https://www.shop.example"]
+    assert site["enabled"] is True
     assert len(site["siteKey"]) >= 22
     code, listed = await chat.call("GET", "/api/v1/sites", token)
     assert [s["id"] for s in listed["sites"]] == [site["id"]]

@@ -97,3 +97,21 @@ async def test_ukrainian_pages_and_operator_read_only(browsers, client, sql):
     await stranger.signup(email="evil@example.com")
     resp, _ = await stranger.get(f"/admin/hours?site={site}")
     assert resp.status == 404
+
+
+async def test_hours_page_offers_zones_and_says_closed(browsers, sql):
+    """Regression: the time zone was a bare text box, and empty days showed a "09:00-18:00"
+    placeholder that looked like saved hours."""
+    owner = browsers()
+    await owner.signup()
+    site = await owner.create_site("Shop")
+    _, text = await owner.get(f"/admin/hours?site={site}")
+    assert 'list="time-zones"' in text and '<option value="Europe/Kyiv">' in text
+    assert '<option value="US/Eastern">' not in text  # legacy aliases left out
+    assert 'data-browser-zone' in text and 'value=""' in text  # never saved: the browser's
+    assert 'placeholder="closed"' in text and 'placeholder="09:00-18:00"' not in text
+    resp, _ = await owner.post(f"/admin/hours/{site}", {"timezone": "Europe/Kyiv",
+                                                          "mon": "09:00-18:00"})
+    assert resp.status == 302
+    _, text = await owner.get(f"/admin/hours?site={site}")
+    assert 'value="Europe/Kyiv"' in text and "data-browser-zone" not in text

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from browser_support import DOCS, chromium
+from browser_support import DOCS, chromium, logged_in_page
 
 from conftest import recv_until
 
@@ -28,35 +28,10 @@ async def browser():
         yield b
 
 
-class Console:
-    """Collects what the page complains about: CSP violations, script errors, dialogs."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("console", lambda m: m.type in ("error", "warning")
-                and self.problems.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        page.on("dialog", lambda d: self.problems.append(f"dialog: {d.message}"))
-
-
-async def _logged_in_page(browser, live_server, email: str, password: str = "correct horse 1"):
-    context = await browser.new_context(viewport={"width": 1400, "height": 860},
-                                        locale="en-GB")
-    page = await context.new_page()
-    console = Console(page)
-    await page.goto(live_server.url + "/admin/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url("**/admin/chats")
-    await page.wait_for_selector("#conn-state[data-state=connected]")
-    return page, console
-
-
 async def test_operator_answers_a_visitor_live(browser, live_server):
     token, user = await live_server.register(email="olena@example.com")
     site = await live_server.create_site(token, name="Shop")
-    page, console = await _logged_in_page(browser, live_server, "olena@example.com")
+    page, console = await logged_in_page(browser, live_server, "olena@example.com")
 
     visitor = await live_server.visitor_ws(site["siteKey"], pageUrl="https://shop.example/pricing",
                                            pageTitle="Pricing", language="uk-UA")
@@ -73,6 +48,8 @@ async def test_operator_answers_a_visitor_live(browser, live_server):
     await first.wait_for()
     assert await first.text_content() == "Hello! " + XSS  # as text, never as markup
     assert await page.locator("#message-list img").count() == 0
+    # The visitor's socket is open: the subscribe ack says so (visitorOnline).
+    await expect(page.locator("#visitor-presence")).to_have_attribute("data-online", "true")
 
     await visitor.send_json({"type": "visitor:typing",
                              "data": {"typing": True, "preview": "Do you ship to Lviv"}})
@@ -103,7 +80,7 @@ async def test_saved_settings_reach_an_open_widget(browser, live_server):
     token, _ = await live_server.register(email="taras@example.com")
     site = await live_server.create_site(token, name="Bakery")
     visitor = await live_server.visitor_ws(site["siteKey"])
-    page, console = await _logged_in_page(browser, live_server, "taras@example.com")
+    page, console = await logged_in_page(browser, live_server, "taras@example.com")
 
     await page.goto(f"{live_server.url}/admin/sites/{site['id']}/settings")
     await page.locator("input[name=color]").fill("#e11d48")
@@ -127,7 +104,7 @@ async def test_saved_settings_reach_an_open_widget(browser, live_server):
 
 async def test_panel_speaks_ukrainian_after_switching(browser, live_server):
     await live_server.register(email="iryna@example.com")
-    page, console = await _logged_in_page(browser, live_server, "iryna@example.com")
+    page, console = await logged_in_page(browser, live_server, "iryna@example.com")
     await page.click(".lang-switch button[value=uk]")
     await page.wait_for_selector("html[lang=uk]")
     assert await page.locator(".nav a[href='/admin/chats']").text_content() == "Чати"
@@ -144,7 +121,7 @@ async def test_the_live_view_resumes_after_a_server_restart(browser, live_server
     site = await live_server.create_site(token, name="Shop")
     visitor = await live_server.visitor_ws(site["siteKey"])
     first = await live_server.say(visitor, "before the restart")
-    page, console = await _logged_in_page(browser, live_server, "maksym@example.com")
+    page, console = await logged_in_page(browser, live_server, "maksym@example.com")
     await page.goto(f"{live_server.url}/admin/chats/{first['chatId']}")
     await expect(page.locator("#message-list li.msg-visitor .text")).to_have_text(
         ["before the restart"])
@@ -164,3 +141,31 @@ async def test_the_live_view_resumes_after_a_server_restart(browser, live_server
     problems = [p for p in console.problems if "WebSocket" not in p]
     assert problems == []
     await visitor.close()
+
+
+async def test_a_too_big_file_gets_an_inline_notice_not_an_alert(browser, live_server):
+    """Regression: a 12 MB file in the reply box popped a native alert()."""
+    token, _ = await live_server.register(email="bohdan@example.com")
+    site = await live_server.create_site(token, name="Shop")
+    visitor = await live_server.visitor_ws(site["siteKey"])
+    said = await live_server.say(visitor, "Can you send the manual?")
+    page, console = await logged_in_page(browser, live_server, "bohdan@example.com")
+    await page.goto(f"{live_server.url}/admin/chats/{said['chatId']}")
+    await page.wait_for_selector("#conn-state[data-state=connected]")
+    await page.set_input_files("#reply-file", files=[
+        {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * (12 << 20)}])
+    await expect(page.locator("#reply-notice")).to_be_visible()
+    await expect(page.locator("#reply-notice")).to_have_text("This file is larger than 10 MB.")
+    assert await page.get_attribute("#reply-notice", "role") == "alert"
+    assert console.problems == []  # no dialog
+    await visitor.close()
+
+
+async def test_business_hours_start_in_the_browsers_time_zone(browser, live_server):
+    token, _ = await live_server.register(email="ostap@example.com")
+    await live_server.create_site(token, name="Shop")
+    page, console = await logged_in_page(browser, live_server, "ostap@example.com",
+                                         timezone_id="America/New_York")
+    await page.goto(live_server.url + "/admin/hours")
+    await expect(page.locator("input[name=timezone]")).to_have_value("America/New_York")
+    assert console.problems == []

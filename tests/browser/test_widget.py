@@ -475,3 +475,68 @@ async def test_screenshots(browser, live_server, tmp_path):
         await w.page.screenshot(path=str(out / f"widget-{scheme}.png"))
         await w.page.context.close()
     assert (out / "widget-dark.png").stat().st_size > 1000
+
+
+async def test_header_never_says_online_while_the_connection_is_lost(browser, live_server):
+    """Regression: the header said "● Online" under the banner "Connection lost. Reconnecting…"."""
+    token, site = await setup(live_server)
+    op = await live_server.operator_ws(token)  # an operator online: the header says "Online"
+    w = await open_page(browser, live_server, site["siteKey"])
+    await w.open()
+    await w.page.wait_for_selector(w.q("status", '[data-state="online"]'))
+    await op.close()
+    await live_server.stop()
+    await w.page.wait_for_selector(w.q("conn"), state="visible", timeout=10_000)
+    status = w.page.locator(w.q("status"))
+    assert await status.get_attribute("data-state") != "online"
+    assert "Online" not in await status.text_content()
+    assert await status.text_content() == "Reconnecting…"
+    await live_server.start()
+    await w.page.wait_for_selector(w.q("conn"), state="hidden", timeout=30_000)
+    assert await status.get_attribute("data-state") != "link"
+
+
+
+async def test_a_refused_origin_is_named_in_the_console(browser, live_server,
+                                                        unused_tcp_port_factory):
+    """Regression: on a page whose origin the site does not allow, the widget vanished and
+    the console blamed the site key (close 4003) without naming the origin."""
+    from aiohttp import web
+
+    token, site = await setup(live_server)
+    status, body = await live_server.call("PATCH", f"/api/v1/sites/{site['id']}", token,
+                                          json={"allowedOrigins": ["https://shop.example"]})
+    assert status == 200, body
+    html = (f'<!doctype html><title>shop</title><script>window.chtq={{siteKey:"{site["siteKey"]}"}};'
+            f'</script><script async src="{live_server.url}/widget.js"></script>')
+    shop = web.Application()
+    shop.router.add_get("/", lambda _: web.Response(text=html, content_type="text/html"))
+    runner = web.AppRunner(shop)
+    await runner.setup()
+    port = unused_tcp_port_factory()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        page = await (await browser.new_context()).new_page()
+        w = Widget(page)
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await page.wait_for_function("() => window.chtq && window.chtq._loaded")
+        for _ in range(50):
+            if w.warnings:
+                break
+            await page.wait_for_timeout(100)
+        assert len(w.warnings) == 1, w.console
+        assert f"origin http://127.0.0.1:{port} is not allowed" in w.warnings[0]
+        assert "allowed origins" in w.warnings[0] and "site key" in w.warnings[0]
+        await page.context.close()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("language,expect", [("uk", "Вітаємо! Чим допомогти?"), ("en", "Hello!")])
+async def test_greeting_in_the_visitors_language(browser, live_server, language, expect):
+    _, site = await setup(live_server, greetings={"en": "Hello!", "uk": "Вітаємо! Чим допомогти?"},
+                          greeting="Hello!")
+    w = await open_page(browser, live_server, site["siteKey"], language=language)
+    await w.open()
+    greeting = await w.page.wait_for_selector(w.q("greeting"), state="visible")
+    assert await greeting.text_content() == expect

@@ -50,3 +50,12 @@ async def test_demo_without_a_site_key_explains_in_both_languages(client):
     assert resp.status == 200
     assert "/admin" in html and "Create a site" in html and "Створіть сайт" in html
     assert "widget.js" not in html
+
+
+async def test_demo_page_has_a_favicon(client):
+    """Regression: the demo page had no favicon, a 404 on every load."""
+    html = await (await client.get("/demo/some-key")).text()
+    assert '<link rel="icon" href="/favicon.ico" type="image/svg+xml">' in html
+    icon = await client.get("/favicon.ico")
+    assert icon.status == 200 and icon.headers["Content-Type"] == "image/svg+xml"
+    assert (await icon.read()).lstrip().startswith(b"<svg")

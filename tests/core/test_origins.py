@@ -1,6 +1,6 @@
 import pytest
 
-from chatiq.core.origins import normalize_origin, origin_allowed, origin_from_domain
+from chatiq.core.origins import normalize_origin, origin_allowed, origin_from_domain, origins_from_domain
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -31,3 +31,14 @@ def test_rules():
     assert origin_allowed("http://chat.example", allowed, "chat.example")  # our own pages
     assert origin_allowed("https://anything.example", [], "chat.example")  # no list yet
     assert not origin_allowed("null", allowed, "chat.example")
+
+
+def test_domain_seeds_https_origin_and_its_www_twin():
+    """Regression: a domain seeded only https://host; the shop also answers on www."""
+    assert origins_from_domain("Shop.Example") == ["https://shop.example",
+                                                   "https://www.shop.example"]
+    assert origins_from_domain("www.shop.example") == ["https://www.shop.example",
+                                                       "https://shop.example"]
+    assert origins_from_domain("localhost") == ["https://localhost"]
+    assert origins_from_domain("10.0.0.7") == ["https://10.0.0.7"]
+    assert origins_from_domain("bad domain") == []

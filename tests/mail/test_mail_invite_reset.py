@@ -170,9 +170,14 @@ async def test_asking_reveals_nothing_and_is_limited(owner, browsers, smtp, sql)
 
 
 async def test_no_smtp_no_email_and_csrf(owner, browsers, sql):
+    """Regression: without SMTP the page said a link was on its way; it now says email is
+    not set up and points to `chatiq passwd`."""
     stranger = browsers()
+    _, page = await stranger.get("/admin/password/forgot")
+    assert 'data-reset="no-mail"' in page and "chatiq passwd" in page
     resp, text = await _ask_reset(stranger, owner.email)
-    assert resp.status == 200 and 'data-reset="sent"' in text
+    assert resp.status == 200 and 'data-reset="sent"' not in text
+    assert 'data-reset="no-mail"' in text and "chatiq passwd" in text
     assert email_jobs(sql) == [] and sql("SELECT count(*) FROM password_resets") == [(0,)]
     resp, _ = await stranger.post("/admin/password/forgot", {"email": owner.email}, csrf=False)
     assert resp.status == 403

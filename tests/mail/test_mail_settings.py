@@ -175,8 +175,10 @@ PANEL_FORM = {"host": "127.0.0.1", "port": "2525", "security": "none", "username
 async def test_panel_page_saves_and_hides_the_password(owner, sql):
     resp, text = await owner.get("/admin/mail")
     assert resp.status == 200 and 'data-mail="off"' in text
+    assert 'data-mail-state="off"' in text and "chatiq passwd" in text  # the state at a glance
     resp, text = await owner.post("/admin/mail", {**PANEL_FORM, "password": "pa55word-xyz"})
     assert resp.status == 200 and "Email settings saved." in text
+    assert 'data-mail-state="on"' in text and "127.0.0.1:2525" in text
     assert "pa55word-xyz" not in text and "A password is saved" in text
     assert _row(sql)[:4] == ("127.0.0.1", 2525, "none", "")
     # Saving again with the field empty keeps it; the box removes it.

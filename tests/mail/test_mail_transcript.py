@@ -135,3 +135,26 @@ async def test_an_erased_chat_is_not_mailed(chat, smtp, sql):
     await settle(sql, "sent")
     await asyncio.sleep(0.2)
     assert smtp.received == []
+
+
+async def test_without_smtp_the_widget_is_told_and_no_transcript_is_queued(chat, sql):
+    """Regression: with no SMTP the widget offered "Email me this conversation" and the job
+    waited in the outbox for ever; the session now says features.email is false."""
+    token, _ = await chat.register(name="Olena")
+    site = await chat.create_site(token, name="Flower shop")
+    op = await chat.operator_ws(token)
+    visitor = await chat.visitor_ws(site["siteKey"])
+    assert visitor.session["features"]["email"] is False
+    said = await chat.say(visitor, "Hello?")
+    await request(op, "chat:close", {"chatId": said["chatId"]})
+    await recv_until(visitor, "chat:closed")
+    reply = await request(visitor, "visitor:email", {"email": "guest@example.org",
+                                                     "transcript": True})
+    assert reply["data"] == {"email": "guest@example.org", "transcript": False}
+    assert email_jobs(sql) == []
+    assert _visitor_email(sql, said["chatId"]) == "guest@example.org"  # kept as a contact
+
+
+async def test_with_smtp_the_session_says_email_works(chat, smtp, sql):
+    _, _, visitor, _ = await _closed_chat(chat, smtp, sql)
+    assert visitor.session["features"]["email"] is True

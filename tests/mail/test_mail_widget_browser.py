@@ -74,3 +74,28 @@ async def test_transcript_after_close(browser, live_server, smtp, sql):
     [message] = await smtp.wait(1)
     assert message["Subject"] == "Ваша розмова з Demo"
     assert "<i>Скільки коштує доставка?</i>" in parts(message)[0]
+
+
+async def test_without_smtp_email_is_only_a_contact_and_no_transcript_is_offered(
+        browser, live_server, sql):
+    """Regression: with no SMTP the widget promised an answer by email and offered "Email me
+    this conversation" (the form vanished, nothing was ever sent)."""
+    token, _ = await live_server.register()
+    site = await live_server.create_site(token, name="Demo")
+    w = await open_page(browser, live_server, site["siteKey"])
+    await w.open()
+    ask = await w.page.wait_for_selector(w.q("email"), state="visible")
+    assert "as a contact" in await ask.text_content()
+    assert "answer there" not in await ask.text_content()
+    await _give(w, "visitor@example.org")
+    note = await w.page.wait_for_selector(w.q("system"))
+    assert "sends no emails" in await note.text_content()
+    assert sql("SELECT email FROM visitors") == [("visitor@example.org",)]
+
+    op = await live_server.operator_ws(token)
+    await w.send("Anyone there?")
+    got = await recv_until(op, "visitor:message")
+    await op_request(op, "chat:close", {"chatId": got["message"]["chatId"]})
+    await w.page.wait_for_selector(w.q("system") + ":has-text('closed')")
+    await asyncio.sleep(0.3)
+    assert await w.page.is_hidden(w.q("email"))

@@ -60,11 +60,20 @@ class PanelUser:
             await self.get("/admin/chats")
         return resp, text
 
-    async def create_site(self, name: str = "Shop", domain: str = "") -> str:
-        """Create a site through the form; returns its id ("s_N")."""
+    async def create_site(self, name: str = "Shop", domain: str = "", *,
+                          starters: bool = False) -> str:
+        """Create a site through the form; returns its id ("s_N"). The starter offline
+        auto-reply is deleted (through the form) unless `starters`: most tests count
+        messages and rules of their own."""
         resp, text = await self.post("/admin/sites", {"name": name, "domain": domain})
         assert resp.status == 302, text
-        return resp.headers["Location"].split("#site-")[1]
+        site = resp.headers["Location"].split("#site-")[1]
+        if not starters:
+            _, page = await self.get(f"/admin/automation?site={site}")
+            for rule in re.findall(r'action="(/admin/automation/rules/ar_\d+/delete)"', page):
+                resp, text = await self.post(rule)
+                assert resp.status == 302, text
+        return site
 
 
 @pytest.fixture

@@ -98,7 +98,8 @@ async def test_operator_cannot_reach_owner_pages(owner, browsers, sql):
     resp, _ = await op.post("/admin/team/invite", {"email": "x@example.com"})
     assert resp.status == 403
     assert sql("SELECT name FROM sites ORDER BY id") == [("Mine",), ("Not given",)]
-    assert sql("SELECT count(*) FROM widget_settings")[0][0] == 0
+    # (sites made in the panel start with a greeting: only the operator's color must be absent)
+    assert sql("SELECT count(*) FROM widget_settings WHERE settings ? 'color'")[0][0] == 0
     assert sql("SELECT count(*) FROM users")[0][0] == 2
 
 
@@ -166,3 +167,33 @@ async def test_pages_carry_a_strict_csp(owner, path):
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["Referrer-Policy"]
     assert "<script>" not in text and " style=" not in text and "onclick" not in text
+
+
+async def test_an_operator_without_a_site_is_told_to_ask_never_to_create_one(owner, browsers):
+    """Regression: an invited operator with no site was offered "Create your first site",
+    which they may not do."""
+    op = await _invite_operator(owner, browsers)
+    _, text = await op.get("/admin/chats")
+    assert 'data-testid="ask-for-site"' in text and "Ask your owner to give you a site" in text
+    assert "Create your first site" not in text
+
+
+async def test_the_invite_form_offers_the_sites(owner, browsers, sql):
+    shop = await owner.create_site("Shop")
+    await owner.create_site("Blog")
+    _, text = await owner.get("/admin/team")
+    assert f'name="site" value="{shop}" checked' in text
+    resp, text = await owner.post("/admin/team/invite", {
+        "email": "olha@example.com", "name": "Olha", "site": shop})
+    assert resp.status == 201, text
+    assert sql("SELECT s.name FROM site_operators so JOIN sites s ON s.id = so.site_id"
+               " JOIN users u ON u.id = so.user_id WHERE u.email = 'olha@example.com'") == [
+        ("Shop",)]
+    link = text.split('id="invite-link">')[1].split("<")[0]
+    op = browsers()
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    await op.get(path)
+    resp, _ = await op.post(path, {"name": "Olha", "password": "operator pass 1"})
+    assert resp.status == 302
+    _, text = await op.get("/admin/chats")
+    assert "ask-for-site" not in text and "Create your first site" not in text

@@ -71,6 +71,22 @@ async def test_quick_templates_appear_in_the_reply_box(owner, chat, sql):
     assert 'data-text="Hello! &#34;How&#34; can I &lt;help&gt;?"' in text
 
 
+async def test_quick_templates_in_the_reply_box_have_their_variables_filled(owner, chat, sql):
+    """Regression: "/ship" + Enter sent "Hi {visitor.name} … {operator.name}, {site.name}"
+    to the visitor; only the REST templates endpoint filled the variables."""
+    await owner.create_site("Shop")
+    org = sql("SELECT org_id FROM users")[0][0]
+    sql("INSERT INTO quick_templates (org_id, shortcut, title, text) VALUES"
+        " (%s, 'ship', 'Shipping', 'Hi {visitor.name}, {operator.name} of {site.name} here')",
+        (org,))
+    visitor = await chat.visitor_ws(await _site_key(sql))
+    message = await chat.say(visitor, "hello")
+    vid = visitor.session["visitorId"]
+    _, text = await owner.get(f"/admin/chats/{message['chatId']}")
+    assert f'data-text="Hi Visitor #{vid[2:]}, Olena of Shop here"' in text
+    assert "{visitor.name}" not in text
+
+
 async def test_scrolling_back_returns_older_messages_in_order(owner, chat, sql):
     await owner.create_site("Shop")
     visitor = await chat.visitor_ws(await _site_key(sql))
