@@ -6,6 +6,7 @@ older bundled major version is upgraded at start, the original kept beside it un
 
 from __future__ import annotations
 
+import json
 import dataclasses
 import logging
 import os
@@ -83,11 +84,33 @@ class EmbeddedPostgres:
         server.cleanup_mode = "stop"
         server.cleanup()
         # cleanup() keeps the server running while its handle list names another process,
-        # and a ChatIQ killed outright stays on that list forever: stop it ourselves. (Only
-        # then: a server just stopped may linger as a zombie that stop() would try to kill.)
-        if (self.pgdata / "postmaster.pid").exists():
+        # and a ChatIQ killed outright stays on that list forever: stop it ourselves, unless
+        # a live process still uses it (`chatiq passwd` or `backup` beside a running
+        # server). Only if it still runs: a server just stopped may linger as a zombie
+        # that stop() would try to kill.
+        if (self.pgdata / "postmaster.pid").exists() and not _other_live_users(self.pgdata):
             server.stop()
         log.info("embedded PostgreSQL stopped")
+
+
+def _other_live_users(pgdata: Path) -> list[int]:
+    """Other running processes on the embedded package's handle list for this data dir."""
+    try:
+        pids = json.loads((pgdata / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        return []
+    alive = []
+    for pid in pids if isinstance(pids, list) else []:
+        if not isinstance(pid, int) or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass  # exists, another user's
+        alive.append(pid)
+    return alive
 
 
 def upgrade(pgdata: Path) -> Upgraded | None:
