@@ -162,7 +162,9 @@ async def test_kill_9_mid_burst_loses_nothing_acked(database_url, sql, tmp_path,
     print("\n" + summary)
     for name, acked, in_flight in kills:
         print(f"  killed {name}: {acked} acks in that run, {in_flight} messages unacked")
-    assert totals.produced > 2000 and totals.operator_acks > 50  # the load was real
+    # The load was real. (Floor, not a speed target: a quiet machine makes 2,000-4,000;
+    # a busy 2-core one under 2,000, with every exactly-once check above still holding.)
+    assert totals.produced > 1000 and totals.operator_acks > 50
     assert totals.duplicates > 100 and totals.acks > totals.produced
 
 
