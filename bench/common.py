@@ -73,6 +73,12 @@ class ChatiqServer:
     def rss_kib(self) -> int:
         return rss_kib(self.proc.pid)
 
+    def stack_kib(self) -> int:
+        """The whole stack's memory: this server and every process of its PostgreSQL, by
+        PSS (shared pages split between the processes that share them, so the sum is what
+        the machine really gives them)."""
+        return sum(pss_kib(pid) for pid in [self.proc.pid, *postgres_pids(self.data_dir / "pg")])
+
     def stop(self) -> None:
         """SIGTERM and wait; a server that does not stop in time is killed, with its
         PostgreSQL, so a benchmark run never leaves processes behind."""
@@ -114,6 +120,31 @@ class BareRelay:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:  # exited meanwhile
+        pass
+    return 0
+
+
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The postmaster (first line of postmaster.pid) and every process it started."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == postmaster:
+                pids.append(int(entry.name))
+    return pids
 
 
 def rss_kib(pid: int) -> int:

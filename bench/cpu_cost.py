@@ -14,7 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bench.common import ChatiqServer, load_average, machine, setup_site
+from bench.common import ChatiqServer, load_average, machine, postgres_pids, setup_site
 from bench.throughput import drive
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -24,21 +24,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of one process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def postgres_pids(pgdata: Path) -> list[int]:
-    """The postmaster (first line of postmaster.pid) and every process it started."""
-    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    pids = [postmaster]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == postmaster:
-                pids.append(int(entry.name))
-    return pids
 
 
 def postgres_cpu(pgdata: Path) -> float:
