@@ -93,6 +93,17 @@ def aiohttp_client(database_url, aiohttp_client):
 
 
 @pytest.fixture
+async def pool(database_url):
+    """A pool on the test's database, for tests that drive the store directly."""
+    from chatiq.store.db import create_pool
+
+    pool = await create_pool(database_url, maxsize=6)
+    yield pool
+    pool.close()
+    await pool.wait_closed()
+
+
+@pytest.fixture
 def sql(database_url):
     """Run a query on the test's database directly (psycopg2, autocommit): for checks
     written independently of the code under test."""

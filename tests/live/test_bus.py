@@ -12,16 +12,7 @@ import pytest
 
 from chatiq.core.hub import Hub, Peer
 from chatiq.live.bus import Bus
-from chatiq.store.db import create_pool
 from chatiq.store.writer import MessageWriter, Post
-
-
-@pytest.fixture
-async def pool(database_url):
-    pool = await create_pool(database_url, maxsize=4)
-    yield pool
-    pool.close()
-    await pool.wait_closed()
 
 
 @pytest.fixture

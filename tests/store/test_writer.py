@@ -12,16 +12,7 @@ import psycopg2
 import pytest
 
 from chatiq.store import db
-from chatiq.store.db import create_pool
 from chatiq.store.writer import MessageWriter, Post
-
-
-@pytest.fixture
-async def pool(database_url):
-    pool = await create_pool(database_url, maxsize=6)
-    yield pool
-    pool.close()
-    await pool.wait_closed()
 
 
 @pytest.fixture
